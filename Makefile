@@ -1,0 +1,33 @@
+# make run: build the example site with the recipes; make test: the test suite.
+# Both set up what they need on a fresh Debian/Ubuntu machine, in either order.
+
+# The virtualenv comes from Debian's Python: the one Debian's mod_wsgi embeds.
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test system-packages clean
+
+run: system-packages $(STAMP)
+	$(VENV)/bin/buildout -N
+	bin/django migrate --noinput
+	bin/django check
+	@echo
+	@echo "Built from buildout.cfg:"
+	@echo "  bin/django                 manage.py of the example project (try: bin/django runserver)"
+	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script for mod_wsgi"
+	@echo "  var/static/                collected static files"
+
+test: system-packages $(STAMP)
+	$(VENV)/bin/python -m pytest tests
+
+system-packages:
+	@tools/install-system-packages
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) bin parts develop-eggs eggs var .installed.cfg .mr.developer.cfg

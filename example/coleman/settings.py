@@ -1,0 +1,75 @@
+"""Settings of the example site.
+
+What differs between machines comes from the environment, which the buildout
+parts set (``environment`` option): COLEMAN_VAR_DIR, DJANGO_SECRET_KEY,
+COLEMAN_ALLOWED_HOSTS, COLEMAN_DEBUG.
+"""
+import os
+from pathlib import Path
+
+VAR_DIR = Path(os.environ.get("COLEMAN_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError:  # a web server's user may not create it; it was made at build time
+    pass
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "coleman-example-key-not-for-production")
+DEBUG = os.environ.get("COLEMAN_DEBUG", "") == "1"
+ALLOWED_HOSTS = os.environ.get("COLEMAN_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "coleman",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "coleman.urls"
+WSGI_APPLICATION = "coleman.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "db.sqlite3",
+    }
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+with open("README.rst", encoding="utf-8") as f:
+    long_description = f.read()
+
+setup(
+    name="djangowsgi",
+    version="0.1.0.dev0",
+    description="zc.buildout recipes: a Django project from pinned eggs to Apache and mod_wsgi",
+    long_description=long_description,
+    long_description_content_type="text/x-rst",
+    license="BSD-3-Clause",
+    classifiers=[
+        "Framework :: Buildout :: Recipe",
+        "Framework :: Django",
+        "Programming Language :: Python :: 3",
+    ],
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    package_data={"djangowsgi": ["templates/*"]},
+    python_requires=">=3.10",
+    install_requires=["zc.buildout>=6", "zc.recipe.egg>=6"],
+    extras_require={"test": ["pytest"]},
+    entry_points={
+        "zc.buildout": [
+            "django = djangowsgi.manage:Recipe",
+            "wsgi = djangowsgi.wsgi:Recipe",
+        ],
+    },
+)

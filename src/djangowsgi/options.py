@@ -1,0 +1,145 @@
+"""Reading and checking the options of a part.
+
+Every problem becomes one ``zc.buildout.UserError`` line naming the part and the
+option, raised while the recipe is constructed: buildout constructs every part
+before it installs any, so bad input never leaves a file half-written.
+"""
+import keyword
+import os
+import re
+from dataclasses import dataclass
+
+from zc.buildout import UserError
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+SCRIPT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+class PartOptions:
+    """One part's options, read with checks."""
+
+    def __init__(self, buildout, name, options):
+        self.buildout = buildout
+        self.name = name
+        self.options = options
+
+    def error(self, key, message):
+        return UserError(f"djangowsgi part [{self.name}], option {key}: {message}")
+
+    def get(self, key, default=None):
+        value = self.options.get(key)
+        if value is None or not value.strip():
+            return default
+        return value.strip()
+
+    def required(self, key, hint=""):
+        value = self.get(key)
+        if value is None:
+            raise self.error(key, "is required" + (f" ({hint})" if hint else ""))
+        return value
+
+    def lines(self, key):
+        value = self.options.get(key) or ""
+        return [line.strip() for line in value.splitlines() if line.strip()]
+
+    def boolean(self, key, default):
+        value = self.get(key)
+        if value is None:
+            return default
+        if value.lower() in TRUE:
+            return True
+        if value.lower() in FALSE:
+            return False
+        raise self.error(key, f"{value!r} is not true or false")
+
+    def integer(self, key, default, minimum=None, maximum=None):
+        value = self.get(key)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self.error(key, f"{value!r} is not a whole number") from None
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+            bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
+            raise self.error(key, f"{number} is out of range ({bounds})")
+        return number
+
+    def dotted_name(self, key, value):
+        parts = value.split(".")
+        if not all(IDENTIFIER.match(p) and not keyword.iskeyword(p) for p in parts):
+            raise self.error(key, f"{value!r} is not a dotted Python name like myproject.settings")
+        return value
+
+    def settings(self, key="settings"):
+        return self.dotted_name(key, self.required(key, "a dotted module name such as myproject.settings"))
+
+    def environment(self, key="environment"):
+        pairs = []
+        for line in self.lines(key):
+            name, equals, value = line.partition("=")
+            name = name.strip()
+            if not equals:
+                raise self.error(key, f"line {line!r} is not KEY=VALUE")
+            if not ENV_NAME.match(name):
+                raise self.error(key, f"{name!r} in line {line!r} is not a valid variable name")
+            pairs.append((name, value.strip()))
+        return pairs
+
+    def python_code(self, key="initialization"):
+        code = self.options.get(key) or ""
+        code = "\n".join(line.rstrip() for line in code.strip("\n").splitlines())
+        try:
+            compile(code, f"[{self.name}] {key}", "exec")
+        except SyntaxError as e:
+            raise self.error(key, f"is not valid Python: {e.msg} (line {e.lineno})") from None
+        return code
+
+    def callable_name(self, key):
+        """``module:attribute`` as (module, [attributes])."""
+        value = self.get(key)
+        if value is None:
+            return None
+        module, colon, attributes = value.partition(":")
+        if not colon or not module or not attributes:
+            raise self.error(key, f"{value!r} is not module:callable, e.g. myproject.wsgi:application")
+        self.dotted_name(key, module)
+        self.dotted_name(key, attributes)
+        return module, attributes.split(".")
+
+    def script_name(self, key, default):
+        value = self.get(key, default)
+        if not SCRIPT_NAME.match(value):
+            raise self.error(key, f"{value!r} is not a plain file name")
+        return value
+
+    def paths(self, key):
+        """Path lines, relative ones taken from the buildout directory."""
+        base = self.buildout["buildout"]["directory"]
+        return [os.path.normpath(os.path.join(base, p)) for p in self.lines(key)]
+
+
+@dataclass
+class ProjectOptions:
+    """What the manage script and the WSGI script share."""
+
+    eggs: list
+    settings: str
+    extra_paths: list
+    environment: list
+    initialization: str
+
+
+def read_project(part):
+    eggs = part.lines("eggs")
+    if not eggs:
+        raise part.error("eggs", "is required: the project's eggs, one a line")
+    return ProjectOptions(
+        eggs=eggs,
+        settings=part.settings(),
+        extra_paths=part.paths("extra-paths"),
+        environment=part.environment(),
+        initialization=part.python_code(),
+    )

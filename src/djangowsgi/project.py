@@ -1,0 +1,50 @@
+"""What the manage and WSGI recipes share: the project's options and its sys.path."""
+import os
+import sys
+
+from djangowsgi import eggs, render
+from djangowsgi.options import PartOptions, read_project
+
+
+class ProjectRecipe:
+    """Base of the recipes that write a script running the Django project.
+
+    Subclasses set ``self.script`` in ``__init__`` before calling ``setup()``
+    and implement ``write()``, which returns the paths the part owns.
+    """
+
+    def __init__(self, buildout, name, options):
+        self.buildout, self.name, self.options = buildout, name, options
+        self.part = PartOptions(buildout, name, options)
+        self.project = read_project(self.part)
+
+    def setup(self):
+        self.paths = eggs.python_path(
+            self.buildout, self.name, self.options, self.project.eggs, self.project.extra_paths
+        )
+        self.options["script"] = self.script
+        self.options["python-path"] = "\n".join(self.paths)
+        relative = self.buildout["buildout"].get("relative-paths", "false") == "true"
+        self.relative_to = self.buildout["buildout"]["directory"] if relative else None
+
+    def script_values(self):
+        """Placeholders every script template shares."""
+        environment = [("DJANGO_SETTINGS_MODULE", self.project.settings)] + self.project.environment
+        return dict(
+            part=self.name,
+            python=sys.executable,
+            python_version="%d.%d" % sys.version_info[:2],
+            python_path=render.python_path(self.paths, self.script, self.relative_to),
+            environment=render.python_environment(environment),
+            initialization=self.project.initialization,
+        )
+
+    def install(self):
+        return self.write()
+
+    def update(self):
+        self.write()
+
+
+def bin_path(buildout, script_name):
+    return os.path.join(buildout["buildout"]["bin-directory"], script_name)

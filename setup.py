@@ -25,6 +25,7 @@ setup(
         "zc.buildout": [
             "django = djangowsgi.manage:Recipe",
             "wsgi = djangowsgi.wsgi:Recipe",
+            "apache = djangowsgi.apache:Recipe",
         ],
     },
 )

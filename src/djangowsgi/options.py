@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from zc.buildout import UserError
 
+from djangowsgi.render import APACHE_UNSAFE
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SCRIPT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
@@ -114,6 +116,44 @@ class PartOptions:
         if not SCRIPT_NAME.match(value):
             raise self.error(key, f"{value!r} is not a plain file name")
         return value
+
+    def absolute_path(self, key, default=None, required=False):
+        value = self.required(key) if required else self.get(key, default)
+        if value is None:
+            return None
+        self.apache_value(key, value)
+        if not os.path.isabs(value):
+            raise self.error(key, f"{value!r} is not an absolute path")
+        return os.path.normpath(value)
+
+    def apache_value(self, key, value=None, pattern=None, expected=""):
+        """A value safe to put into an Apache configuration (see render.apache)."""
+        value = self.get(key) if value is None else value
+        if value is None:
+            return None
+        bad = APACHE_UNSAFE.search(value)
+        if bad:
+            raise self.error(key, f"{value!r} holds {bad.group(0)!r}, which would break the Apache configuration")
+        if pattern and not re.fullmatch(pattern, value):
+            raise self.error(key, f"{value!r} is not {expected}")
+        return value
+
+    def choice(self, key, default, choices):
+        value = self.get(key, default)
+        if value not in choices:
+            raise self.error(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def listen(self, key, default):
+        """``[host:]port`` as (host or None, port)."""
+        value = self.apache_value(key, self.get(key, default))
+        match = re.fullmatch(r"(?:(\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d+)", value)
+        if not match:
+            raise self.error(key, f"{value!r} is not [address:]port, e.g. 127.0.0.1:8000")
+        port = int(match.group(2))
+        if not 1 <= port <= 65535:
+            raise self.error(key, f"port {port} is outside 1-65535")
+        return match.group(1), port
 
     def paths(self, key):
         """Path lines, relative ones taken from the buildout directory."""

@@ -5,6 +5,7 @@ Templates are files in ``djangowsgi/templates`` with ``$name`` placeholders
 put into one, so a quote or a newline in an option can never become code.
 """
 import os
+import re
 import string
 from importlib import resources
 
@@ -16,6 +17,16 @@ def template(name, **values):
 
 def python_string(value):
     return repr(str(value))
+
+
+def python_dict(values):
+    """A dict literal of strings, whole numbers, booleans and None, one key a line."""
+    def literal(value):
+        if value is None or isinstance(value, (bool, int)):
+            return repr(value)
+        return python_string(value)
+
+    return "{\n" + "".join(f"    {python_string(k)}: {literal(v)},\n" for k, v in values.items()) + "}"
 
 
 def python_environment(pairs):
@@ -55,3 +66,44 @@ def python_import(module, attributes, target):
     if rest:
         line += f"{target} = {target}.{'.'.join(rest)}\n"
     return line
+
+
+# Apache configuration values. options.PartOptions.apache_value rejects what
+# could end a directive or open another (newlines, quotes, backslashes, < and >,
+# control characters) with an error naming the option; these functions only
+# quote what is left, and refuse anything else as a last guard.
+APACHE_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\<>]')
+APACHE_BARE = re.compile(r"[A-Za-z0-9_./:%{}@+=,*-]+\Z")
+
+
+def apache(value):
+    """One argument of an Apache directive: bare when plain, else double-quoted."""
+    value = str(value)
+    if APACHE_UNSAFE.search(value):
+        raise ValueError(f"unsafe value for an Apache configuration: {value!r}")
+    return value if APACHE_BARE.match(value) else f'"{value}"'
+
+
+def apache_option(key, value):
+    """A ``key=value`` option of a mod_wsgi directive, quoted as a whole if needed."""
+    return apache(f"{key}={value}")
+
+
+def apache_format(value):
+    """A LogFormat string: the one value that may hold quotes, escaped."""
+    value = str(value)
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"unsafe value for an Apache configuration: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def apache_access(granted, version):
+    """The access control lines for a <Directory> or <Files> block."""
+    if version == "2.2":
+        return "Order allow,deny\nAllow from all" if granted else "Order deny,allow\nDeny from all"
+    return "Require all granted" if granted else "Require all denied"
+
+
+def indent(text, spaces):
+    pad = " " * spaces
+    return "\n".join(pad + line if line.strip() else line for line in text.splitlines())

@@ -1,4 +1,5 @@
 """Recipe ``djangowsgi:wsgi``: parts/<part>/<part>.wsgi for mod_wsgi."""
+import ast
 import os
 
 from djangowsgi import render
@@ -30,3 +31,29 @@ class Recipe(ProjectRecipe):
         make_directory(self.directory)
         write_if_changed(self.script, content, mode=0o644)
         return [self.directory]
+
+
+def script_python_path(script):
+    """The sys.path entries a WSGI script written by this recipe prepends
+    (for checks by other recipes); [] for a script written by hand."""
+    try:
+        with open(script, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError):
+        return []
+    base = os.path.dirname(os.path.realpath(script))
+    for node in tree.body:
+        if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
+            continue
+        if node.targets[0].id == "base" and isinstance(node.value, ast.Call) and node.value.args:
+            if isinstance(node.value.args[0], ast.Name):  # base = os.path.dirname(base)
+                base = os.path.dirname(base)
+        if node.targets[0].id == "paths" and isinstance(node.value, ast.List):
+            paths = []
+            for item in node.value.elts:
+                if isinstance(item, ast.Constant):
+                    paths.append(item.value)
+                elif isinstance(item, ast.Call) and isinstance(item.args[-1], ast.Constant):
+                    paths.append(os.path.join(base, item.args[-1].value))
+            return paths
+    return []

@@ -1,0 +1,400 @@
+"""Recipe ``djangowsgi:apache``: vhost.conf, a self-contained httpd.conf and bin/<part>."""
+import os
+import re
+import subprocess
+import sys
+
+from zc.buildout import UserError
+
+import djangowsgi
+from djangowsgi import render, system
+from djangowsgi.files import make_directory, write_if_changed
+from djangowsgi.options import PartOptions
+from djangowsgi.wsgi import script_python_path
+
+# mod_wsgi-express's values, written out so that a reader of vhost.conf sees them.
+DAEMON_TIMEOUTS = (
+    ("queue-timeout", 45),
+    ("socket-timeout", 60),
+    ("connect-timeout", 15),
+    ("request-timeout", 60),
+    ("startup-timeout", 15),
+    ("deadlock-timeout", 60),
+    ("graceful-timeout", 15),
+    ("shutdown-timeout", 5),
+)
+# Off unless set (0 is mod_wsgi's "never").
+DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
+DEFAULT_PROCESSES = 2
+DEFAULT_THREADS = 15
+LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug") + tuple(
+    f"trace{i}" for i in range(1, 9)
+)
+HOSTNAME = r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+ACCOUNT = r"[A-Za-z_][A-Za-z0-9_.-]*"
+PLAIN = r"[A-Za-z0-9_.%{}:@+-]+"
+
+
+class Recipe:
+    def __init__(self, buildout, name, options):
+        self.buildout, self.name, self.options = buildout, name, options
+        part = self.part = PartOptions(buildout, name, options)
+        directory = buildout["buildout"]["directory"]
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise part.error("(section name)", f"{name!r} is not a plain name for a mod_wsgi process group")
+
+        self.wsgi_script = part.absolute_path("wsgi-script", required=True)
+        self.server_name = part.apache_value("server-name", part.required("server-name"), HOSTNAME, "a host name")
+        self.server_aliases = [part.apache_value("server-aliases", a, HOSTNAME, "a host name")
+                               for a in part.lines("server-aliases")]
+        self.host, self.port = part.listen("listen", "127.0.0.1:8000")
+        self.mode = part.choice("mode", "daemon", ("daemon", "embedded"))
+        self.preload = part.boolean("preload", True)
+        self.apache_version = part.choice("apache-version", "2.4", ("2.4", "2.2"))
+
+        self.user = part.apache_value("user", part.get("user", system.default_user()), ACCOUNT, "a user name")
+        self.group = part.apache_value("group", part.get("group", system.primary_group(self.user)),
+                                       ACCOUNT, "a group name")
+        try:
+            self.uid, self.gids = system.account(self.user, self.group)
+        except KeyError as e:
+            raise part.error("user" if "user" in str(e) else "group", str(e)) from None
+        if self.uid == 0:
+            raise part.error("user", f"{self.user!r} is root: mod_wsgi refuses to run a daemon as root; "
+                                     "name an unprivileged account such as www-data")
+
+        self.processes = part.integer("processes", DEFAULT_PROCESSES, 1, 1000)
+        self.threads = part.integer("threads", DEFAULT_THREADS, 1, 1000)
+        self.timeouts = [(key, part.integer(key, default, 0)) for key, default in DAEMON_TIMEOUTS]
+        self.limits = [(key, part.integer(key, 0, 0)) for key in DAEMON_LIMITS]
+        self.display_name = part.apache_value("display-name", part.get("display-name", "%{GROUP}"),
+                                              PLAIN, "a plain name")
+        self.lang = part.apache_value("lang", part.get("lang", "C.UTF-8"), PLAIN, "a locale name")
+        self.locale = part.apache_value("locale", part.get("locale", self.lang), PLAIN, "a locale name")
+        self.umask = part.apache_value("umask", part.get("umask", "0022"), r"0?[0-7]{3}", "an octal umask like 0022")
+        self.home = part.absolute_path("home", directory)
+        self.python_home = part.absolute_path("python-home", sys.prefix)
+
+        self.aliases = [self._alias(line) for line in part.lines("aliases")]
+        self.log_directory = os.path.join(directory, "var", "log", name)
+        self.error_log = part.absolute_path("error-log", os.path.join(self.log_directory, "error.log"))
+        self.access_log = part.absolute_path("access-log", os.path.join(self.log_directory, "access.log"))
+        self.log_level = part.choice("log-level", "warn", LOG_LEVELS)
+        self.log_format = part.get("log-format", "combined")
+        try:
+            render.apache_format(self.log_format)
+        except ValueError:
+            raise part.error("log-format", f"{self.log_format!r} holds a control character") from None
+
+        self.ssl = self._ssl()
+        self.extra = part.options.get("extra", "").strip("\n")
+        if "</VirtualHost" in self.extra or "<VirtualHost" in self.extra:
+            raise part.error("extra", "may not open or close a VirtualHost: it goes inside the part's own")
+
+        self.httpd = part.absolute_path("httpd", system.find_apache())
+        self.modules = part.absolute_path("modules-directory", system.find_modules_directory())
+        self.mod_wsgi = part.absolute_path("mod-wsgi", os.path.join(self.modules, "mod_wsgi.so"))
+        self.check = part.boolean("check", bool(self.httpd and os.path.exists(self.httpd)))
+        if self.check:
+            self._check_machine()
+
+        self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
+        self.run_directory = os.path.join(directory, "var", "run", name)
+        self.vhost = os.path.join(self.directory, "vhost.conf")
+        self.httpd_conf = os.path.join(self.directory, "httpd.conf")
+        self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
+        options["vhost"] = self.vhost
+        options["httpd-conf"] = self.httpd_conf
+        options["script"] = self.script
+        options["url"] = self.url
+
+    # -- reading options ---------------------------------------------------------
+
+    def _alias(self, line):
+        fields = line.split()
+        if len(fields) != 2 or not fields[0].startswith("/"):
+            raise self.part.error("aliases", f"{line!r} is not 'URL-PATH DIRECTORY', e.g. /static/ /srv/site/static")
+        url, path = (self.part.apache_value("aliases", f) for f in fields)
+        if not os.path.isabs(path):
+            raise self.part.error("aliases", f"{path!r} is not an absolute path")
+        path = os.path.normpath(path)
+        if url.endswith("/") and url != "/":
+            return url, path + "/"
+        return url.rstrip("/") or "/", path
+
+    def _ssl(self):
+        part = self.part
+        certificate = part.absolute_path("ssl-certificate")
+        key = part.absolute_path("ssl-certificate-key")
+        chain = part.absolute_path("ssl-certificate-chain")
+        redirect = part.boolean("redirect-http", False)
+        hsts = part.integer("hsts", None, 0)
+        if bool(certificate) != bool(key):
+            given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
+                "ssl-certificate-key", "ssl-certificate")
+            raise part.error(missing, f"is required when {given} is given")
+        if not certificate:
+            for option, value in (("ssl-certificate-chain", chain), ("redirect-http", redirect), ("hsts", hsts)):
+                if value:
+                    raise part.error(option, "needs ssl-certificate and ssl-certificate-key")
+            return None
+        http_host, http_port = part.listen("http-listen", "80")
+        if redirect and http_port == self.port:
+            raise part.error("http-listen", f"port {http_port} is the HTTPS port of listen")
+        return dict(certificate=certificate, key=key, chain=chain, redirect=redirect,
+                    hsts=hsts, http_host=http_host, http_port=http_port)
+
+    def _check_machine(self):
+        """The most common mod_wsgi failure: a python-home of another Python."""
+        part = self.part
+        if not os.path.exists(self.mod_wsgi):
+            raise part.error("mod-wsgi", f"{self.mod_wsgi} does not exist: install mod_wsgi "
+                                         "(Debian: libapache2-mod-wsgi-py3) or set mod-wsgi to its path")
+        if not os.path.isdir(self.python_home):
+            raise part.error("python-home", f"{self.python_home} is not a directory")
+        embedded = system.mod_wsgi_python(self.mod_wsgi)
+        home = system.python_home_python(self.python_home)
+        if home is None:
+            raise part.error("python-home", f"{self.python_home} is neither a virtualenv nor a Python installation")
+        if embedded is None:
+            return
+        if home[0] != embedded[0]:
+            raise part.error("python-home", f"{self.python_home} runs Python {home[0]} but {self.mod_wsgi} "
+                                            f"embeds Python {embedded[0]}: build the buildout with that Python")
+        if embedded[1] and home[1] and os.path.realpath(home[1]) != os.path.realpath(embedded[1]):
+            raise part.error("python-home", f"{self.python_home} is made from the Python in {home[1]} but "
+                                            f"{self.mod_wsgi} embeds the one in {embedded[1]}: make the "
+                                            f"virtualenv with {embedded[1]}/bin/python3")
+
+    @property
+    def url(self):
+        scheme = "https" if self.ssl else "http"
+        host = self.host if self.host not in (None, "*", "0.0.0.0") else "127.0.0.1"
+        return f"{scheme}://{host}:{self.port}/"
+
+    # -- install -----------------------------------------------------------------
+
+    def install(self):
+        self._check_files()
+        for path in (self.log_directory, os.path.dirname(self.error_log), os.path.dirname(self.access_log)):
+            os.makedirs(path, exist_ok=True)
+        make_directory(self.run_directory)
+        make_directory(self.directory)
+        vhost, httpd_conf = self.render_vhost(), self.render_httpd_conf(self.vhost)
+        if self.check:
+            self._configtest(vhost)
+        write_if_changed(self.vhost, vhost)
+        write_if_changed(self.httpd_conf, httpd_conf)
+        write_if_changed(self.script, self.render_control_script(), mode=0o755)
+        return [self.directory, self.script]
+
+    update = install
+
+    def _check_files(self):
+        """Can the daemon's user read what it must? (A 0700 home directory above
+        the buildout is the usual trap.) Checked before anything is written."""
+        part = self.part
+        for url, path in self.aliases:
+            if not os.path.isdir(path):
+                raise part.error("aliases", f"directory {path} (for {url}) does not exist")
+        needed = [("wsgi-script", self.wsgi_script), ("python-home", self.python_home)]
+        needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
+        needed += [("aliases", path) for _, path in self.aliases]
+        if not os.path.exists(self.wsgi_script):
+            raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
+        for option, path in needed:
+            blocked = system.unreadable(path, self.uid, self.gids)
+            if blocked:
+                raise part.error(option, f"user {self.user} cannot read {path}: {blocked} is not readable "
+                                         f"or enterable for it (check its mode, e.g. a 0700 home directory)")
+
+    def _configtest(self, vhost):
+        """Check the new configuration before it replaces the last good one."""
+        candidate_vhost = os.path.join(self.directory, ".vhost.conf.check")
+        candidate_httpd = os.path.join(self.directory, ".httpd.conf.check")
+        try:
+            for path, content in ((candidate_vhost, vhost), (candidate_httpd, self.render_httpd_conf(candidate_vhost))):
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(content)
+            result = subprocess.run([self.httpd, "-t", "-f", candidate_httpd], capture_output=True, text=True)
+        finally:
+            for path in (candidate_vhost, candidate_httpd):
+                if os.path.exists(path):
+                    os.unlink(path)
+        if result.returncode:
+            message = " ".join((result.stderr or result.stdout).split())
+            raise UserError(f"djangowsgi part [{self.name}], option check: apache configtest failed: {message}")
+
+    # -- rendering ---------------------------------------------------------------
+
+    def _access(self, granted):
+        return render.apache_access(granted, self.apache_version)
+
+    def render_vhost(self):
+        a = render.apache
+        group = self.name
+        server_scope = [f"WSGISocketPrefix {a(os.path.join(self.run_directory, 'wsgi'))}",
+                        "WSGISocketRotation Off"]
+        if self.mode == "daemon":
+            server_scope.append("WSGIRestrictEmbedded On")
+        else:
+            server_scope.append(f"WSGIPythonHome {a(self.python_home)}")
+
+        lines = [f"ServerName {a(self.server_name)}"]
+        lines += [f"ServerAlias {a(alias)}" for alias in self.server_aliases]
+        lines += [
+            "ServerSignature Off",
+            f"ErrorLog {a(self.error_log)}",
+            f"CustomLog {a(self.access_log)} {self._log_format()}",
+            f"LogLevel {self.log_level}",
+            "",
+        ]
+        if self.ssl:
+            lines += self._ssl_lines() + [""]
+        script_options = ["application-group=%{GLOBAL}"]
+        if self.mode == "daemon":
+            lines.append(f"WSGIDaemonProcess {a(group)} " + " ".join(
+                render.apache_option(k, v) for k, v in self._daemon_options()))
+            script_options.insert(0, f"process-group={a(group)}")
+        if self.preload:
+            # process-group and application-group here make mod_wsgi load the
+            # application when a daemon process starts, not on its first request.
+            lines.append(f"WSGIScriptAlias / {a(self.wsgi_script)} " + " ".join(script_options))
+        else:
+            lines.append(f"WSGIScriptAlias / {a(self.wsgi_script)}")
+            if self.mode == "daemon":
+                lines.append(f"WSGIProcessGroup {a(group)}")
+            lines.append("WSGIApplicationGroup %{GLOBAL}")
+        lines += [
+            f"<Directory {a(os.path.dirname(self.wsgi_script))}>",
+            f"    <Files {a(os.path.basename(self.wsgi_script))}>",
+            render.indent(self._access(True), 8),
+            "    </Files>",
+            "</Directory>",
+        ]
+        for url, path in self.aliases:
+            lines += [
+                "",
+                f"Alias {a(url)} {a(path)}",
+                f"<Directory {a(path.rstrip('/') or '/')}>",
+                "    Options None",
+                "    AllowOverride None",
+                render.indent(self._access(True), 4),
+                "</Directory>",
+            ]
+        if self.extra:
+            lines += ["", "# extra (from buildout.cfg)", self.extra]
+        return render.template(
+            "vhost.conf.in",
+            part=self.name,
+            vhost=self.vhost,
+            modules_hint=" ssl" if self.ssl else "",
+            server_scope="\n".join(server_scope),
+            port=self.port,
+            virtual_host=render.indent("\n".join(lines), 4),
+            redirect=self._redirect_vhost(),
+        )
+
+    def _daemon_options(self):
+        options = [
+            ("user", self.user),
+            ("group", self.group),
+            ("processes", self.processes),
+            ("threads", self.threads),
+            ("display-name", self.display_name),
+            ("home", self.home),
+            ("python-home", self.python_home),
+            ("lang", self.lang),
+            ("locale", self.locale),
+            ("umask", self.umask),
+        ]
+        options += self.timeouts
+        options += [(key, value) for key, value in self.limits if value]
+        return options
+
+    def _log_format(self):
+        if " " not in self.log_format and "%" not in self.log_format:
+            return render.apache(self.log_format)  # a nickname such as combined
+        return render.apache_format(self.log_format)
+
+    def _ssl_lines(self):
+        a = render.apache
+        lines = [
+            "SSLEngine on",
+            f"SSLCertificateFile {a(self.ssl['certificate'])}",
+            f"SSLCertificateKeyFile {a(self.ssl['key'])}",
+        ]
+        if self.ssl["chain"]:
+            lines.append(f"SSLCertificateChainFile {a(self.ssl['chain'])}")
+        if self.ssl["hsts"] is not None:
+            lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % self.ssl['hsts'])}")
+        return lines
+
+    def _redirect_vhost(self):
+        if not (self.ssl and self.ssl["redirect"]):
+            return ""
+        a = render.apache
+        target = f"https://{self.server_name}" + ("" if self.port == 443 else f":{self.port}") + "/"
+        lines = [f"ServerName {a(self.server_name)}"]
+        lines += [f"ServerAlias {a(alias)}" for alias in self.server_aliases]
+        lines += [f"Redirect permanent / {a(target)}"]
+        body = render.indent("\n".join(lines), 4)
+        return f"\n<VirtualHost *:{self.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
+
+    def render_httpd_conf(self, vhost):
+        a = render.apache
+        modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
+        if self.apache_version == "2.2":
+            modules.append("access_compat")
+        if self.ssl:
+            modules += ["ssl", "socache_shmcb"]
+            if self.ssl["hsts"] is not None:
+                modules.append("headers")
+        load = [f"LoadModule {m}_module {a(os.path.join(self.modules, f'mod_{m}.so'))}" for m in modules]
+        load.append(f"LoadModule wsgi_module {a(self.mod_wsgi)}")
+        listen = [f"Listen {self._listen(self.host, self.port)}" + (" https" if self.ssl else "")]
+        if self.ssl and self.ssl["redirect"]:
+            listen.append(f"Listen {self._listen(self.ssl['http_host'], self.ssl['http_port'])}")
+        return render.template(
+            "httpd.conf.in",
+            part=self.name,
+            server_root=a(self.directory),
+            pid_file=a(os.path.join(self.run_directory, "httpd.pid")),
+            run_dir=a(self.run_directory),
+            error_log=a(self.error_log),
+            log_level=self.log_level,
+            server_name=a(self.server_name),
+            user=a(self.user),
+            group=a(self.group),
+            load_modules="\n".join(load),
+            listen="\n".join(listen),
+            deny_all=render.indent(self._access(False), 4),
+            vhost=a(vhost),
+        )
+
+    @staticmethod
+    def _listen(host, port):
+        return f"{host}:{port}" if host and host != "*" else str(port)
+
+    def render_control_script(self):
+        server = dict(
+            httpd=self.httpd or "apache2",
+            config=self.httpd_conf,
+            pid_file=os.path.join(self.run_directory, "httpd.pid"),
+            error_log=self.error_log,
+            url=self.url,
+            host=self.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
+            port=self.port,
+            process_group=self.name,
+            display_name=self.display_name.replace("%{GROUP}", f"(wsgi:{self.name})"),
+            mode=self.mode,
+            graceful_timeout=dict(self.timeouts)["graceful-timeout"],
+        )
+        package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
+        return render.template(
+            "apachectl.in",
+            python=sys.executable,
+            part=self.name,
+            package_path=render.python_string(package),
+            server=render.python_dict(server),
+        )

@@ -1,0 +1,1 @@
+"""Small functions the generated scripts call at run time (stdlib only)."""

@@ -1,0 +1,240 @@
+"""bin/<apache part>: start, stop, restart, graceful, reload, configtest, status.
+
+Every command runs Apache with an absolute ``-f``, so no Debian envvars file and
+no system configuration is involved.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+USAGE = """usage: {prog} COMMAND
+
+  start       start the server; wait until it answers
+  stop        stop it; wait until its processes are gone
+  restart     stop and start every process (drops connections)
+  graceful    restart Apache's children and mod_wsgi daemons without dropping requests
+  reload      restart only the mod_wsgi daemon processes (new code, same Apache)
+  configtest  check httpd.conf and vhost.conf
+  status      say whether it runs, and where
+  foreground  run in the foreground (for systemd, supervisord or a container)
+"""
+
+WAIT = 15.0  # seconds for the server to come up or go away
+
+
+def main(server, args):
+    prog = os.path.basename(sys.argv[0])
+    if len(args) != 1 or args[0] not in COMMANDS:
+        sys.stderr.write(USAGE.format(prog=prog))
+        return 2
+    return COMMANDS[args[0]](server)
+
+
+def apache(server, *args, **kwargs):
+    return subprocess.run([server["httpd"], "-f", server["config"], *args], text=True, **kwargs)
+
+
+def running_pid(server):
+    try:
+        with open(server["pid_file"]) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def answers(server):
+    try:
+        with socket.create_connection((server["host"], server["port"]), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(condition, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def error_log_tail(server, lines=20):
+    try:
+        with open(server["error_log"], errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"(no error log: {e})\n"
+
+
+def failed(server, message, output=""):
+    sys.stderr.write(f"{message}\n")
+    if output.strip():
+        sys.stderr.write(output.rstrip() + "\n")
+    sys.stderr.write(f"Last lines of {server['error_log']}:\n{error_log_tail(server)}")
+    return 1
+
+
+def start(server):
+    pid = running_pid(server)
+    if pid:
+        print(f"Already running (pid {pid}) at {server['url']}")
+        return 0
+    result = apache(server, "-k", "start", capture_output=True)
+    if result.returncode:
+        return failed(server, "Apache did not start:", result.stdout + result.stderr)
+    if not wait_for(lambda: running_pid(server) and answers(server)):
+        return failed(server, f"Apache did not come up at {server['url']} within {WAIT:.0f} s.")
+    print(f"Started (pid {running_pid(server)}) at {server['url']}")
+    return 0
+
+
+def stop(server):
+    pid = running_pid(server)
+    if not pid:
+        print("Not running.")
+        return 0
+    result = apache(server, "-k", "stop", capture_output=True)
+    if result.returncode:
+        return failed(server, "Apache refused to stop:", result.stdout + result.stderr)
+    if not wait_for(lambda: not alive(pid) and not children(pid)):
+        return failed(server, f"Apache (pid {pid}) is still running after {WAIT:.0f} s.")
+    print("Stopped.")
+    return 0
+
+
+def restart(server):
+    if not running_pid(server):
+        return start(server)
+    stop(server)
+    return start(server)
+
+
+def graceful(server):
+    pid = running_pid(server)
+    if not pid:
+        return start(server)
+    result = apache(server, "-k", "graceful", capture_output=True)
+    if result.returncode:
+        return failed(server, "Apache refused the graceful restart:", result.stdout + result.stderr)
+    if not wait_for(lambda: running_pid(server) and answers(server)):
+        return failed(server, f"Apache did not come back at {server['url']}.")
+    print(f"Restarted gracefully (pid {running_pid(server)}).")
+    return 0
+
+
+def reload(server):
+    """Restart the mod_wsgi daemon processes of this part alone.
+
+    SIGUSR1 is mod_wsgi's graceful restart of a daemon process: it stops taking
+    new requests, finishes those it has (up to graceful-timeout) and exits;
+    Apache starts a new one, which preloads the application. Requests queue on
+    the daemon socket meanwhile. Embedded mode has no daemons: it is a graceful.
+    """
+    pid = running_pid(server)
+    if not pid:
+        return start(server)
+    daemons = daemon_processes(server, pid)
+    if not daemons:
+        return graceful(server)
+    for daemon in daemons:
+        try:
+            os.kill(daemon, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+
+    def replaced():
+        now = daemon_processes(server, pid)
+        return len(now) >= len(daemons) and not set(now) & set(daemons)
+
+    if not wait_for(replaced, timeout=WAIT + server["graceful_timeout"]):
+        return failed(server, "The mod_wsgi daemon processes did not restart.")
+    print(f"Reloaded {len(daemons)} mod_wsgi daemon process(es) of {server['process_group']}.")
+    return 0
+
+
+def configtest(server):
+    result = apache(server, "-t", capture_output=True)
+    sys.stdout.write(result.stdout + result.stderr)
+    return result.returncode
+
+
+def status(server):
+    pid = running_pid(server)
+    if not pid:
+        print(f"Not running (would listen at {server['url']}).")
+        return 3
+    state = "answering" if answers(server) else "NOT answering"
+    daemons = daemon_processes(server, pid)
+    extra = f", {len(daemons)} mod_wsgi daemon process(es)" if daemons else ""
+    print(f"Running (pid {pid}{extra}) at {server['url']}, {state}.")
+    return 0 if state == "answering" else 1
+
+
+def foreground(server):
+    os.execv(server["httpd"], [server["httpd"], "-f", server["config"], "-DFOREGROUND"])
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _state(pid) != "Z"
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def children(parent):
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append(int(name))
+    return found
+
+
+def daemon_processes(server, parent):
+    """mod_wsgi daemons of this part: children of Apache named display-name."""
+    found = []
+    for pid in children(parent):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                # mod_wsgi writes the display name over argv, padded with spaces.
+                name = f.read().replace(b"\0", b" ").decode(errors="replace").split(" ")[0]
+        except OSError:
+            continue
+        if name == server["display_name"]:
+            found.append(pid)
+    return found
+
+
+COMMANDS = {
+    "start": start,
+    "stop": stop,
+    "restart": restart,
+    "graceful": graceful,
+    "reload": reload,
+    "configtest": configtest,
+    "status": status,
+    "foreground": foreground,
+}

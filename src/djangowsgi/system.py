@@ -1,0 +1,140 @@
+"""What this machine has: Apache, its modules, mod_wsgi's Python, user accounts,
+and whether a user can read a path. Used at build time only."""
+import grp
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+
+APACHE_BINARIES = ("apache2", "httpd")
+SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/local/apache2/bin")
+MODULE_DIRECTORIES = (
+    "/usr/lib/apache2/modules",  # Debian, Ubuntu
+    "/usr/lib64/httpd/modules",  # Fedora, RHEL
+    "/usr/lib/httpd/modules",
+    "/usr/local/apache2/modules",
+)
+
+
+def find_apache():
+    for name in APACHE_BINARIES:
+        found = shutil.which(name, path=os.pathsep.join((os.environ.get("PATH", ""),) + SBIN))
+        if found:
+            return found
+    return None
+
+
+def find_modules_directory():
+    for directory in MODULE_DIRECTORIES:
+        if os.path.exists(os.path.join(directory, "mod_alias.so")):
+            return directory
+    return MODULE_DIRECTORIES[0]
+
+
+def mod_wsgi_python(module):
+    """(version, prefix) of the Python a mod_wsgi module embeds, from the libpython
+    it links; (version, None) when it names no library file; None if unknown."""
+    try:
+        output = subprocess.run(["ldd", module], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        output = ""
+    match = re.search(r"libpython(\d+\.\d+)\S*\s+=>\s+(\S+)", output)
+    if match:
+        library = os.path.realpath(match.group(2))
+        return match.group(1), library.split("/lib/")[0] or "/"
+    try:
+        with open(module, "rb") as f:
+            match = re.search(rb"libpython(\d+\.\d+)", f.read())
+    except OSError:
+        return None
+    return (match.group(1).decode(), None) if match else None
+
+
+def python_home_python(home):
+    """(version, base prefix) of the Python a python-home (a virtualenv or a
+    Python installation) runs, or None if it is neither."""
+    config = os.path.join(home, "pyvenv.cfg")
+    if os.path.exists(config):
+        values = {}
+        with open(config, encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                values[key.strip()] = value.strip()
+        version = re.match(r"\d+\.\d+", values.get("version", values.get("version_info", "")))
+        base = os.path.dirname(os.path.realpath(os.path.join(values.get("home", ""), "python3")))
+        return (version.group(0) if version else None), os.path.dirname(base)
+    for python in ("bin/python3", "bin/python"):
+        if os.path.exists(os.path.join(home, python)):
+            out = subprocess.run(
+                [os.path.join(home, python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True, text=True, timeout=30,
+            ).stdout.strip()
+            return out or None, os.path.realpath(home)
+    return None
+
+
+def account(user, group):
+    """(uid, gids) of user and group; KeyError names what does not exist."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise KeyError(f"no user {user!r} on this machine") from None
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise KeyError(f"no group {group!r} on this machine") from None
+    gids = {gid, entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    return entry.pw_uid, gids
+
+
+def default_user():
+    """The user running buildout; when that is root, www-data (or nobody)."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    for name in ("www-data", "apache", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    return "nobody"
+
+
+def primary_group(user):
+    try:
+        return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+    except KeyError:
+        return user
+
+
+def unreadable(path, uid, gids):
+    """The first path on the way to ``path`` that user ``uid`` cannot pass or
+    read (``path`` itself must be readable, and enterable if a directory), or None."""
+    path = os.path.abspath(path)
+    parts = path.split(os.sep)
+    for i in range(2, len(parts) + 1):
+        current = os.sep.join(parts[:i]) or os.sep
+        try:
+            st = os.stat(current)
+        except OSError:
+            return current
+        last = i == len(parts)
+        need = stat.S_IXOTH if not last else (stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(st.st_mode) else 0))
+        if not _allowed(st, uid, gids, need):
+            return current
+    return None
+
+
+def _allowed(st, uid, gids, need_other_bits):
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        shift = 6
+    elif st.st_gid in gids:
+        shift = 3
+    else:
+        shift = 0
+    need = need_other_bits << shift
+    return st.st_mode & need == need

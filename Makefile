@@ -12,11 +12,12 @@ run: system-packages $(STAMP)
 	$(VENV)/bin/buildout -N
 	bin/django migrate --noinput
 	bin/django check
+	bin/apache graceful
 	@echo
-	@echo "Built from buildout.cfg:"
-	@echo "  bin/django                 manage.py of the example project (try: bin/django runserver)"
-	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script for mod_wsgi"
-	@echo "  var/static/                collected static files"
+	@echo "The example site is served by Apache + mod_wsgi at http://127.0.0.1:8000/"
+	@echo "  bin/apache stop            stops it (also: start, graceful, reload, status, configtest)"
+	@echo "  bin/django                 manage.py of the example project"
+	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script; parts/apache/vhost.conf for a system Apache"
 
 test: system-packages $(STAMP)
 	$(VENV)/bin/python -m pytest tests

@@ -1,10 +1,16 @@
 """Fixtures that build real buildouts in fresh, world-readable directories.
 
-Every test buildout shares one eggs directory and one download cache (under
-/var/tmp, readable by Apache's user), so Django is fetched once per machine.
+Apache's user must read everything the mod_wsgi daemon loads, and neither
+pytest's tmp_path nor a checkout under a home directory may be readable. So the
+test buildouts, a copy of the example project and the virtualenv that runs
+bin/buildout (made from /usr/bin/python3, the Python of Debian's mod_wsgi) all
+live under /var/tmp. Every test buildout shares one eggs directory and one
+download cache there, so Django is fetched once per machine.
 """
+import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,10 +21,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example"
-BUILDOUT = Path(sys.executable).parent / "buildout"
 SYSTEM_PYTHON = "/usr/bin/python3"
 SHARED = Path(os.environ.get("DJANGOWSGI_TEST_CACHE", "/var/tmp/djangowsgi-test-cache"))
 TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tests"))
+VENV = SHARED / "venv"
+BUILDOUT = VENV / "bin" / "buildout"
 
 # The pins of the repo's own buildout.cfg, so tests build what `make run` builds.
 VERSIONS = """
@@ -31,10 +38,34 @@ djangowsgi = 0.1.0.dev0
 """
 
 
+PREREQUISITES = {
+    SYSTEM_PYTHON: "python3 (Debian's)",
+    "/usr/sbin/apache2": "apache2",
+    "/usr/lib/apache2/modules/mod_wsgi.so": "libapache2-mod-wsgi-py3",
+    "/usr/bin/openssl": "openssl",
+}
+
+
 def pytest_sessionstart(session):
-    missing = [p for p in (BUILDOUT, Path(SYSTEM_PYTHON)) if not p.exists()]
+    # A missing prerequisite fails the run; it is never a skip.
+    missing = [package for path, package in PREREQUISITES.items() if not os.path.exists(path)]
     if missing:
-        pytest.exit(f"missing prerequisites: {', '.join(map(str, missing))} (run `make test`)", returncode=3)
+        pytest.exit(f"missing prerequisites: {', '.join(missing)} (`make test` installs them)", returncode=3)
+    make_test_virtualenv()
+
+
+def make_test_virtualenv():
+    """/usr/bin/python3's virtualenv with zc.buildout, made again when requirements.txt changes."""
+    requirements = (REPO / "requirements.txt").read_bytes()
+    stamp = VENV / f".requirements-{hashlib.sha256(requirements).hexdigest()[:16]}"
+    if stamp.exists():
+        return
+    shutil.rmtree(VENV, ignore_errors=True)
+    SHARED.mkdir(parents=True, exist_ok=True)
+    os.chmod(SHARED, 0o755)
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "requirements.txt")], check=True)
+    stamp.touch()
 
 
 def world_readable_directory(parent, prefix):
@@ -45,11 +76,28 @@ def world_readable_directory(parent, prefix):
     return path
 
 
+def copy_world_readable(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "var"))
+    for root, dirs, files in os.walk(target):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Buildout:
-    """A buildout directory of its own, with the example project and this package."""
+    """A buildout directory of its own, with a copy of the example project
+    (``example/``, a develop egg that a test may change) and this package."""
 
     def __init__(self, directory):
         self.directory = directory
+        self.example = directory / "example"
+        copy_world_readable(EXAMPLE, self.example)
 
     def path(self, *parts):
         return self.directory.joinpath(*parts)
@@ -58,7 +106,7 @@ class Buildout:
         header = textwrap.dedent(
             f"""\
             [buildout]
-            develop = {REPO} {EXAMPLE}
+            develop = {REPO} {self.example}
             eggs-directory = {SHARED / 'eggs'}
             download-cache = {SHARED / 'downloads'}
             allow-picked-versions = false
@@ -98,12 +146,24 @@ def shared_cache():
     return SHARED
 
 
-@pytest.fixture
-def buildout(shared_cache, request):
-    directory = world_readable_directory(TEST_ROOT, request.node.name[:40] + "-")
-    yield Buildout(directory)
+@pytest.fixture(scope="session")
+def new_buildout(shared_cache):
+    """A factory of fresh buildouts, removed at the end of the session."""
+    made = []
+
+    def make(name):
+        made.append(Buildout(world_readable_directory(TEST_ROOT, name[:40] + "-")))
+        return made[-1]
+
+    yield make
     if not os.environ.get("DJANGOWSGI_KEEP"):
-        shutil.rmtree(directory, ignore_errors=True)
+        for buildout in made:
+            shutil.rmtree(buildout.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def buildout(new_buildout, request):
+    return new_buildout(request.node.name)
 
 
 def call_wsgi(script, path="/", extra_code="", environ=None):

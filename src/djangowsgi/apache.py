@@ -107,6 +107,7 @@ class Recipe:
         options["httpd-conf"] = self.httpd_conf
         options["script"] = self.script
         options["url"] = self.url
+        self._check_files(installing=False)
 
     # -- reading options ---------------------------------------------------------
 
@@ -175,7 +176,7 @@ class Recipe:
     # -- install -----------------------------------------------------------------
 
     def install(self):
-        self._check_files()
+        self._check_files(installing=True)
         for path in (self.log_directory, os.path.dirname(self.error_log), os.path.dirname(self.access_log)):
             os.makedirs(path, exist_ok=True)
         make_directory(self.run_directory)
@@ -190,17 +191,26 @@ class Recipe:
 
     update = install
 
-    def _check_files(self):
-        """Can the daemon's user read what it must? (A 0700 home directory above
-        the buildout is the usual trap.) Checked before anything is written."""
+    def _check_files(self, installing):
+        """Does what the daemon needs exist, and can its user read it? (A 0700 home
+        directory above the buildout is the usual trap.)
+
+        Checked when the part is read, so that bad input stops buildout before it
+        uninstalls anything, and again at install, when the parts before this one
+        have made their files (the WSGI script, a collectstatic directory).
+        """
         part = self.part
+        inside = os.path.join(self.buildout["buildout"]["directory"], "")
+        needed = [("python-home", self.python_home)]
         for url, path in self.aliases:
-            if not os.path.isdir(path):
+            if os.path.isdir(path):
+                needed.append(("aliases", path))
+            elif installing or not path.startswith(inside):
                 raise part.error("aliases", f"directory {path} (for {url}) does not exist")
-        needed = [("wsgi-script", self.wsgi_script), ("python-home", self.python_home)]
-        needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
-        needed += [("aliases", path) for _, path in self.aliases]
-        if not os.path.exists(self.wsgi_script):
+        if os.path.exists(self.wsgi_script):
+            needed.append(("wsgi-script", self.wsgi_script))
+            needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
+        elif installing:
             raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
         for option, path in needed:
             blocked = system.unreadable(path, self.uid, self.gids)

@@ -26,6 +26,7 @@ setup(
             "django = djangowsgi.manage:Recipe",
             "wsgi = djangowsgi.wsgi:Recipe",
             "apache = djangowsgi.apache:Recipe",
+            "deploy = djangowsgi.deploy:Recipe",
         ],
     },
 )

@@ -43,6 +43,9 @@ PREREQUISITES = {
     "/usr/sbin/apache2": "apache2",
     "/usr/lib/apache2/modules/mod_wsgi.so": "libapache2-mod-wsgi-py3",
     "/usr/bin/openssl": "openssl",
+    "/usr/sbin/sshd": "openssh-server",
+    "/usr/bin/ssh-keygen": "openssh-client",
+    "/usr/bin/git": "git",
 }
 
 

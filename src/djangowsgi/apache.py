@@ -73,6 +73,8 @@ class Recipe:
         self.locale = part.apache_value("locale", part.get("locale", self.lang), PLAIN, "a locale name")
         self.umask = part.apache_value("umask", part.get("umask", "0022"), r"0?[0-7]{3}", "an octal umask like 0022")
         self.home = part.absolute_path("home", directory)
+        self.buildout_directory = directory
+        self.served_from = part.absolute_path("served-from", directory)
         self.python_home = part.absolute_path("python-home", sys.prefix)
 
         self.aliases = [self._alias(line) for line in part.lines("aliases")]
@@ -100,6 +102,12 @@ class Recipe:
 
         self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
         self.run_directory = os.path.join(directory, "var", "run", name)
+        self.socket_prefix = part.absolute_path("socket-prefix", os.path.join(self.run_directory, "wsgi"))
+        # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
+        longest = len(self.served(self.socket_prefix).encode()) + len(".4194304.u4294967294.99.sock")
+        if longest > 107:
+            raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
+                                              f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")
         self.vhost = os.path.join(self.directory, "vhost.conf")
         self.httpd_conf = os.path.join(self.directory, "httpd.conf")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
@@ -180,12 +188,12 @@ class Recipe:
         for path in (self.log_directory, os.path.dirname(self.error_log), os.path.dirname(self.access_log)):
             os.makedirs(path, exist_ok=True)
         make_directory(self.run_directory)
+        make_directory(os.path.dirname(self.socket_prefix))
         make_directory(self.directory)
-        vhost, httpd_conf = self.render_vhost(), self.render_httpd_conf(self.vhost)
         if self.check:
-            self._configtest(vhost)
-        write_if_changed(self.vhost, vhost)
-        write_if_changed(self.httpd_conf, httpd_conf)
+            self._configtest()
+        write_if_changed(self.vhost, self.render_vhost())
+        write_if_changed(self.httpd_conf, self.render_httpd_conf(self.vhost))
         write_if_changed(self.script, self.render_control_script(), mode=0o755)
         return [self.directory, self.script]
 
@@ -218,12 +226,16 @@ class Recipe:
                 raise part.error(option, f"user {self.user} cannot read {path}: {blocked} is not readable "
                                          f"or enterable for it (check its mode, e.g. a 0700 home directory)")
 
-    def _configtest(self, vhost):
-        """Check the new configuration before it replaces the last good one."""
+    def _configtest(self):
+        """Check the new configuration before it replaces the last good one (with
+        the buildout's own paths: served-from may not lead here yet)."""
         candidate_vhost = os.path.join(self.directory, ".vhost.conf.check")
         candidate_httpd = os.path.join(self.directory, ".httpd.conf.check")
         try:
-            for path, content in ((candidate_vhost, vhost), (candidate_httpd, self.render_httpd_conf(candidate_vhost))):
+            same = str
+            candidates = ((candidate_vhost, self.render_vhost(same)),
+                          (candidate_httpd, self.render_httpd_conf(candidate_vhost, same)))
+            for path, content in candidates:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(content)
             result = subprocess.run([self.httpd, "-t", "-f", candidate_httpd], capture_output=True, text=True)
@@ -240,18 +252,29 @@ class Recipe:
     def _access(self, granted):
         return render.apache_access(granted, self.apache_version)
 
-    def render_vhost(self):
-        a = render.apache
+    def served(self, path):
+        """``path`` as Apache reaches it: through served-from when inside the buildout."""
+        inside = self.buildout_directory.rstrip("/")
+        if path == inside or path.startswith(inside + "/"):
+            return self.served_from + path[len(inside):]
+        return path
+
+    def render_vhost(self, served=None):
+        """vhost.conf; ``served`` maps the buildout's paths (default: through served-from)."""
+        served = served or self.served
+
+        def a(path):
+            return render.apache(served(path))
         group = self.name
-        server_scope = [f"WSGISocketPrefix {a(os.path.join(self.run_directory, 'wsgi'))}",
+        server_scope = [f"WSGISocketPrefix {a(self.socket_prefix)}",
                         "WSGISocketRotation Off"]
         if self.mode == "daemon":
             server_scope.append("WSGIRestrictEmbedded On")
         else:
             server_scope.append(f"WSGIPythonHome {a(self.python_home)}")
 
-        lines = [f"ServerName {a(self.server_name)}"]
-        lines += [f"ServerAlias {a(alias)}" for alias in self.server_aliases]
+        lines = [f"ServerName {render.apache(self.server_name)}"]
+        lines += [f"ServerAlias {render.apache(alias)}" for alias in self.server_aliases]
         lines += [
             "ServerSignature Off",
             f"ErrorLog {a(self.error_log)}",
@@ -260,12 +283,16 @@ class Recipe:
             "",
         ]
         if self.ssl:
-            lines += self._ssl_lines() + [""]
+            lines += self._ssl_lines() + [""]  # certificates: absolute, outside any release
         script_options = ["application-group=%{GLOBAL}"]
         if self.mode == "daemon":
-            lines.append(f"WSGIDaemonProcess {a(group)} " + " ".join(
-                render.apache_option(k, v) for k, v in self._daemon_options()))
-            script_options.insert(0, f"process-group={a(group)}")
+            lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
+                render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in self._daemon_options()))
+            script_options.insert(0, f"process-group={render.apache(group)}")
+        # New code is loaded by an explicit reload, never because the script's mtime
+        # changed: a deploy switching "current" would otherwise restart a daemon in
+        # the middle of the requests that noticed it.
+        lines.append("WSGIScriptReloading Off")
         if self.preload:
             # process-group and application-group here make mod_wsgi load the
             # application when a daemon process starts, not on its first request.
@@ -273,11 +300,11 @@ class Recipe:
         else:
             lines.append(f"WSGIScriptAlias / {a(self.wsgi_script)}")
             if self.mode == "daemon":
-                lines.append(f"WSGIProcessGroup {a(group)}")
+                lines.append(f"WSGIProcessGroup {render.apache(group)}")
             lines.append("WSGIApplicationGroup %{GLOBAL}")
         lines += [
             f"<Directory {a(os.path.dirname(self.wsgi_script))}>",
-            f"    <Files {a(os.path.basename(self.wsgi_script))}>",
+            f"    <Files {render.apache(os.path.basename(self.wsgi_script))}>",
             render.indent(self._access(True), 8),
             "    </Files>",
             "</Directory>",
@@ -285,7 +312,7 @@ class Recipe:
         for url, path in self.aliases:
             lines += [
                 "",
-                f"Alias {a(url)} {a(path)}",
+                f"Alias {render.apache(url)} {a(path)}",
                 f"<Directory {a(path.rstrip('/') or '/')}>",
                 "    Options None",
                 "    AllowOverride None",
@@ -297,7 +324,7 @@ class Recipe:
         return render.template(
             "vhost.conf.in",
             part=self.name,
-            vhost=self.vhost,
+            vhost=served(self.vhost),
             modules_hint=" ssl" if self.ssl else "",
             server_scope="\n".join(server_scope),
             port=self.port,
@@ -351,8 +378,11 @@ class Recipe:
         body = render.indent("\n".join(lines), 4)
         return f"\n<VirtualHost *:{self.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
 
-    def render_httpd_conf(self, vhost):
-        a = render.apache
+    def render_httpd_conf(self, vhost, served=None):
+        served = served or self.served
+
+        def a(path):
+            return render.apache(served(path))
         modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
         if self.apache_version == "2.2":
             modules.append("access_compat")
@@ -360,8 +390,9 @@ class Recipe:
             modules += ["ssl", "socache_shmcb"]
             if self.ssl["hsts"] is not None:
                 modules.append("headers")
-        load = [f"LoadModule {m}_module {a(os.path.join(self.modules, f'mod_{m}.so'))}" for m in modules]
-        load.append(f"LoadModule wsgi_module {a(self.mod_wsgi)}")
+        load = [f"LoadModule {m}_module {render.apache(os.path.join(self.modules, f'mod_{m}.so'))}"
+                for m in modules]
+        load.append(f"LoadModule wsgi_module {render.apache(self.mod_wsgi)}")
         listen = [f"Listen {self._listen(self.host, self.port)}" + (" https" if self.ssl else "")]
         if self.ssl and self.ssl["redirect"]:
             listen.append(f"Listen {self._listen(self.ssl['http_host'], self.ssl['http_port'])}")
@@ -373,9 +404,9 @@ class Recipe:
             run_dir=a(self.run_directory),
             error_log=a(self.error_log),
             log_level=self.log_level,
-            server_name=a(self.server_name),
-            user=a(self.user),
-            group=a(self.group),
+            server_name=render.apache(self.server_name),
+            user=render.apache(self.user),
+            group=render.apache(self.group),
             load_modules="\n".join(load),
             listen="\n".join(listen),
             deny_all=render.indent(self._access(False), 4),
@@ -388,6 +419,7 @@ class Recipe:
 
     def render_control_script(self):
         server = dict(
+            directory=self.buildout["buildout"]["directory"],
             httpd=self.httpd or "apache2",
             config=self.httpd_conf,
             pid_file=os.path.join(self.run_directory, "httpd.pid"),
@@ -406,5 +438,5 @@ class Recipe:
             python=sys.executable,
             part=self.name,
             package_path=render.python_string(package),
-            server=render.python_dict(server),
+            server=render.python_value(server),
         )

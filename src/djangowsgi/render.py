@@ -19,14 +19,18 @@ def python_string(value):
     return repr(str(value))
 
 
-def python_dict(values):
-    """A dict literal of strings, whole numbers, booleans and None, one key a line."""
-    def literal(value):
-        if value is None or isinstance(value, (bool, int)):
-            return repr(value)
-        return python_string(value)
-
-    return "{\n" + "".join(f"    {python_string(k)}: {literal(v)},\n" for k, v in values.items()) + "}"
+def python_value(value, indent=0):
+    """A literal of strings, whole numbers, booleans, None, lists and dicts
+    (dicts one key a line)."""
+    if value is None or isinstance(value, (bool, int)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(python_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pad = " " * (indent + 4)
+        items = "".join(f"{pad}{python_string(k)}: {python_value(v, indent + 4)},\n" for k, v in value.items())
+        return "{\n" + items + " " * indent + "}"
+    return python_string(value)
 
 
 def python_environment(pairs):

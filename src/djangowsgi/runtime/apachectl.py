@@ -3,6 +3,7 @@
 Every command runs Apache with an absolute ``-f``, so no Debian envvars file and
 no system configuration is involved.
 """
+import hashlib
 import os
 import signal
 import socket
@@ -30,7 +31,32 @@ def main(server, args):
     if len(args) != 1 or args[0] not in COMMANDS:
         sys.stderr.write(USAGE.format(prog=prog))
         return 2
-    return COMMANDS[args[0]](server)
+    return COMMANDS[args[0]](as_called(server, sys.argv[0]))
+
+
+def as_called(server, script):
+    """The server's paths inside the buildout, seen from where the script was
+    called, symlinks left unresolved: called as ``/srv/site/current/bin/apache``
+    it runs ``-f /srv/site/current/parts/apache/httpd.conf``, so that a graceful
+    restart after ``current`` moves to a new release re-reads the new release's
+    configuration (see the deploy recipe)."""
+    cwd = os.getcwd()
+    logical = os.environ.get("PWD", cwd)
+    try:
+        if not os.path.samefile(logical, cwd):
+            logical = cwd
+    except OSError:
+        logical = cwd
+    called_from = os.path.dirname(os.path.dirname(os.path.normpath(os.path.join(logical, script))))
+    built_in = server["directory"].rstrip("/") + "/"
+    try:
+        if not os.path.samefile(called_from, server["directory"]):
+            return server
+    except OSError:
+        return server
+    return {key: called_from + "/" + value[len(built_in):]
+            if isinstance(value, str) and value.startswith(built_in) else value
+            for key, value in server.items()}
 
 
 def apache(server, *args, **kwargs):
@@ -90,6 +116,7 @@ def start(server):
         return failed(server, "Apache did not start:", result.stdout + result.stderr)
     if not wait_for(lambda: running_pid(server) and answers(server)):
         return failed(server, f"Apache did not come up at {server['url']} within {WAIT:.0f} s.")
+    remember_config(server)
     print(f"Started (pid {running_pid(server)}) at {server['url']}")
     return 0
 
@@ -124,6 +151,7 @@ def graceful(server):
         return failed(server, "Apache refused the graceful restart:", result.stdout + result.stderr)
     if not wait_for(lambda: running_pid(server) and answers(server)):
         return failed(server, f"Apache did not come back at {server['url']}.")
+    remember_config(server)
     print(f"Restarted gracefully (pid {running_pid(server)}).")
     return 0
 
@@ -156,6 +184,34 @@ def reload(server):
         return failed(server, "The mod_wsgi daemon processes did not restart.")
     print(f"Reloaded {len(daemons)} mod_wsgi daemon process(es) of {server['process_group']}.")
     return 0
+
+
+def config_digest(server):
+    """A digest of the configuration files (httpd.conf and what lies beside it)."""
+    digest = hashlib.sha256()
+    directory = os.path.dirname(server["config"])
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".conf"):
+            with open(os.path.join(directory, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read())
+    return digest.hexdigest()
+
+
+def _digest_file(server):
+    return os.path.join(os.path.dirname(server["pid_file"]), "config.sha256")
+
+
+def remember_config(server):
+    with open(_digest_file(server), "w") as f:
+        f.write(config_digest(server))
+
+
+def remembered_config(server):
+    try:
+        with open(_digest_file(server)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def configtest(server):

@@ -1,0 +1,383 @@
+"""djangowsgi:deploy against real sshd servers on 127.0.0.2-4, each host with its
+own base directory and its own self-contained Apache on its own address."""
+import os
+import shutil
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILDOUT, REPO, SHARED, TEST_ROOT, VERSIONS, copy_world_readable, free_port, \
+    world_readable_directory
+from test_project_recipes import one_line_error
+
+ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+FABRIC_VERSIONS = """\
+fabric = 3.2.3
+invoke = 2.2.1
+paramiko = 5.1.0
+bcrypt = 5.0.0
+cffi = 2.1.1
+cryptography = 50.0.2
+decorator = 5.3.1
+Deprecated = 1.3.1
+pycparser = 3.12
+PyNaCl = 1.6.2
+wrapt = 2.5.2
+"""
+SSHD_CONFIG = """\
+ListenAddress {address}:{port}
+HostKey {directory}/host_key
+PidFile {directory}/sshd.pid
+AuthorizedKeysFile {directory}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+Subsystem sftp internal-sftp
+"""
+
+
+def wait_for_port(address, port, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answers on {address}:{port}")
+
+
+class SshHosts:
+    """Three sshd servers, a client key they accept, and a known_hosts file."""
+
+    def __init__(self, root):
+        self.root = root
+        self.key = root / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True)
+        self.known_hosts = root / "known_hosts"
+        self.ssh_port = free_port()
+        self.web_port = free_port()
+        self.processes, known = [], []
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
+        for address in ADDRESSES:
+            directory = root / f"sshd-{address}"
+            directory.mkdir()
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / "host_key")],
+                           check=True)
+            shutil.copy(f"{self.key}.pub", directory / "authorized_keys")
+            config = directory / "sshd_config"
+            config.write_text(SSHD_CONFIG.format(address=address, port=self.ssh_port, directory=directory))
+            self.processes.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                                                  stderr=open(directory / "sshd.log", "w")))
+            known.append(f"[{address}]:{self.ssh_port} " + (directory / "host_key.pub").read_text().split(" ", 2)[0]
+                         + " " + (directory / "host_key.pub").read_text().split(" ", 2)[1])
+            wait_for_port(address, self.ssh_port)
+        self.known_hosts.write_text("\n".join(known) + "\n")
+
+    def base(self, address):
+        return self.root / address
+
+    def url(self, address, path="/"):
+        return f"http://{address}:{self.web_port}{path}"
+
+    def stop(self):
+        for address in ADDRESSES:
+            ctl = self.base(address) / "current" / "bin" / "apache"
+            if ctl.exists():
+                subprocess.run([str(ctl), "stop"], capture_output=True)
+        for process in self.processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def test_hosts():
+    # A short root: mod_wsgi's socket path, inside it, must stay under 108 bytes.
+    hosts = SshHosts(world_readable_directory(Path("/var/tmp"), "dw-"))
+    for address in ADDRESSES:
+        shared = hosts.base(address) / "shared"
+        shared.mkdir(parents=True)
+        (shared / "host.cfg").write_text(f"[host]\nlisten = {address}:{hosts.web_port}\n")
+        for path in (hosts.base(address), shared):
+            os.chmod(path, 0o755)
+        os.chmod(shared / "host.cfg", 0o644)
+    yield hosts
+    hosts.stop()
+    if not os.environ.get("DJANGOWSGI_KEEP"):
+        shutil.rmtree(hosts.root, ignore_errors=True)
+
+
+def project_buildout_cfg(test_hosts, deploy=None):
+    deploy_options = {
+        "recipe": "djangowsgi:deploy",
+        "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
+        "path": f"{test_hosts.root}/{{host}}",
+        "buildout-config": "production.cfg",
+        "identity-file": str(test_hosts.key),
+        "known-hosts": str(test_hosts.known_hosts),
+        "health-url": f"http://{{host}}:{test_hosts.web_port}/",
+        "health-timeout": "15",
+        "before-switch": "bin/django migrate --noinput",
+        "shared-files": "host.cfg",
+    }
+    deploy_options.update(deploy or {})
+    lines = "\n".join(f"{k} = " + "\n    ".join(v.splitlines()) for k, v in deploy_options.items() if v is not None)
+    return textwrap.dedent(f"""\
+        [buildout]
+        extends = host.cfg
+        develop = {REPO} example
+        parts = django wsgi apache deploy
+        allow-picked-versions = false
+
+        [django]
+        recipe = djangowsgi:django
+        eggs = coleman
+        settings = coleman.settings
+        environment =
+            COLEMAN_VAR_DIR=${{buildout:directory}}/var
+            COLEMAN_ALLOWED_HOSTS={",".join(ADDRESSES)}
+        collectstatic = true
+
+        [wsgi]
+        recipe = djangowsgi:wsgi
+        eggs = ${{django:eggs}}
+        settings = ${{django:settings}}
+        environment = ${{django:environment}}
+
+        [apache]
+        recipe = djangowsgi:apache
+        wsgi-script = ${{wsgi:script}}
+        server-name = localhost
+        listen = ${{host:listen}}
+        aliases = /static/ ${{buildout:directory}}/var/static/
+
+        [deploy]
+        """) + lines + "\n" + VERSIONS + FABRIC_VERSIONS
+
+
+PRODUCTION_CFG = """\
+[buildout]
+extends = buildout.cfg
+parts = django wsgi apache
+"""
+
+
+class Project:
+    """A git checkout of a project using the recipes, with bin/deploy built."""
+
+    def __init__(self, test_hosts, directory, deploy=None):
+        self.directory = directory
+        copy_world_readable(REPO / "example", directory / "example")
+        (directory / "host.cfg").write_text("[host]\nlisten = 127.0.0.1:8000\n")
+        (directory / "production.cfg").write_text(PRODUCTION_CFG)
+        (directory / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n")
+        self.configure(test_hosts, deploy)
+        self.git("init", "-q")
+        self.commit("first release")
+
+    def configure(self, test_hosts, deploy=None):
+        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy))
+        # Locally only: the test caches, so that bin/deploy is built without downloads.
+        (self.directory / "local.cfg").write_text(
+            f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
+            f"download-cache = {SHARED / 'downloads'}\n")
+        return subprocess.run([str(BUILDOUT), "-N", "-c", str(self.directory / "local.cfg")],
+                              cwd=self.directory, capture_output=True, text=True)
+
+    def git(self, *args):
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+        return subprocess.run(["git", "-C", str(self.directory), *args], check=True, capture_output=True,
+                              text=True, env=env)
+
+    def commit(self, message):
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+
+    def change_home_page(self, text):
+        template = self.directory / "example" / "coleman" / "templates" / "coleman" / "home.html"
+        content = template.read_text()
+        start = content.index("<h1>") + 4
+        template.write_text(content[:start] + text + content[content.index("</h1>"):])
+        self.commit(f"home page says {text}")
+
+    def deploy(self, *args, check=True):
+        result = subprocess.run([str(self.directory / "bin" / "deploy"), *args], capture_output=True, text=True,
+                                timeout=600)
+        if check and result.returncode:
+            raise AssertionError(f"bin/deploy {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+def page(test_hosts, address):
+    with urllib.request.urlopen(test_hosts.url(address), timeout=20) as response:
+        return response.status, response.read().decode()
+
+
+def heading(test_hosts, address):
+    body = page(test_hosts, address)[1]
+    return body[body.index("<h1>") + 4:body.index("</h1>")]
+
+
+def current_release(test_hosts, address):
+    return os.path.basename(os.readlink(test_hosts.base(address) / "current"))
+
+
+@pytest.fixture(scope="module")
+def project(test_hosts):
+    directory = world_readable_directory(TEST_ROOT, "deploy-project-")
+    project = Project(test_hosts, directory)
+    assert (directory / "bin" / "deploy").exists()
+    yield project
+    if not os.environ.get("DJANGOWSGI_KEEP"):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class LoadLoop:
+    """GETs every host in turn from a thread: bounded in count and time, loopback only."""
+
+    def __init__(self, test_hosts, limit=20000, seconds=300):
+        self.test_hosts, self.limit, self.deadline = test_hosts, limit, time.monotonic() + seconds
+        self.results, self.stopping = [], threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stopping.is_set() and len(self.results) < self.limit and time.monotonic() < self.deadline:
+            for address in ADDRESSES:
+                try:
+                    status, body = page(self.test_hosts, address)
+                    self.results.append((address, status))
+                except OSError as e:
+                    self.results.append((address, repr(e)))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+
+    @property
+    def failures(self):
+        return [r for r in self.results if r[1] != 200]
+
+
+def test_deploy_to_three_hosts(project, test_hosts):
+    result = project.deploy("deploy")
+    for address in ADDRESSES:
+        assert f"[root@{address}:{test_hosts.ssh_port}] switched current to" in result.stdout
+        status, body = page(test_hosts, address)
+        assert status == 200 and "Welcome to Coleman" in body
+    assert "Got Django 5.2.19" in result.stdout  # progress of the first build
+    status = project.deploy("status")
+    assert status.stdout.count("healthy") == 3 and "NOT healthy" not in status.stdout
+
+
+def test_rolling_deploy_drops_no_request(project, test_hosts):
+    first = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    project.change_home_page("Coleman, second edition")
+    with LoadLoop(test_hosts) as load:
+        result = project.deploy("deploy")
+    assert len(load.results) > 30
+    assert load.failures == []
+    for address in ADDRESSES:
+        assert heading(test_hosts, address) == "Coleman, second edition"
+        assert current_release(test_hosts, address) != first[address]
+    # Pins did not change: the shared eggs served the new releases, nothing was fetched.
+    assert "Got " not in result.stdout
+
+
+def test_failed_health_check_rolls_back_and_stops_the_rollout(project, test_hosts):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    project.change_home_page("Coleman, broken edition")
+    views = project.directory / "example" / "coleman" / "views.py"
+    views.write_text(views.read_text().replace("    notes = ", "    raise RuntimeError('a broken release')\n    notes = "))
+    project.commit("a release that builds, migrates and fails to serve")
+    result = project.deploy("deploy", check=False)
+    assert result.returncode != 0
+    first = ADDRESSES[0]
+    assert f"root@{first}:{test_hosts.ssh_port}: FAILED at health check, rolled back to {before[first]}" \
+        in result.stdout
+    for address in ADDRESSES:
+        assert current_release(test_hosts, address) == before[address]
+        assert heading(test_hosts, address) == "Coleman, second edition"
+    for address in ADDRESSES[1:]:
+        assert f"root@{address}:{test_hosts.ssh_port}: not reached" in result.stdout
+    project.git("reset", "-q", "--hard", "HEAD~2")
+
+
+def test_rollback_status_and_releases(project, test_hosts):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    result = project.deploy("rollback", "--hosts", f"root@{ADDRESSES[1]}:{test_hosts.ssh_port}")
+    assert "rolled back from" in result.stdout
+    assert current_release(test_hosts, ADDRESSES[1]) < before[ADDRESSES[1]]
+    assert heading(test_hosts, ADDRESSES[1]) == "Welcome to Coleman"
+    assert current_release(test_hosts, ADDRESSES[0]) == before[ADDRESSES[0]]
+    status = project.deploy("status").stdout
+    assert current_release(test_hosts, ADDRESSES[1]) in status and before[ADDRESSES[0]] in status
+    listing = project.deploy("releases").stdout
+    assert f"* {before[ADDRESSES[0]]}" in listing
+
+
+def test_keep_releases_prunes(project, test_hosts):
+    project.configure(test_hosts, {"keep-releases": "1", "hosts": f"root@{ADDRESSES[2]}:{test_hosts.ssh_port}"})
+    project.commit("keep one release")
+    project.deploy("deploy")
+    releases = os.listdir(test_hosts.base(ADDRESSES[2]) / "releases")
+    # The new current and the one before it stay, whatever keep-releases says.
+    assert len(releases) == 2 and current_release(test_hosts, ADDRESSES[2]) in releases
+    project.configure(test_hosts)
+    project.commit("back to all hosts")
+
+
+def test_dry_run_changes_nothing(project, test_hosts):
+    before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
+    result = project.deploy("deploy", "--dry-run")
+    assert "would run bin/buildout -N -c production.cfg" in result.stdout
+    assert {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES} == before
+
+
+def test_unknown_host_key_is_refused(project, test_hosts, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    project.configure(test_hosts, {"known-hosts": str(empty)})
+    try:
+        result = project.deploy("status", check=False)
+    finally:
+        project.configure(test_hosts)
+    assert result.returncode != 0
+    assert "not found in known_hosts" in result.stdout
+
+
+BAD_INPUTS = [
+    ({"hosts": None}, "option hosts: is required"),
+    ({"hosts": "root@127.0.0.2:22:33"}, "option hosts: 'root@127.0.0.2:22:33' is not [user@]host[:port]"),
+    ({"hosts": "root@127.0.0.2:99999"}, "option hosts: port 99999 in 'root@127.0.0.2:99999' is outside 1-65535"),
+    ({"path": "srv/site"}, "option path: 'srv/site' is not an absolute path"),
+    ({"parallel": "0"}, "option parallel: 0 is out of range"),
+    ({"health-url": "localhost:8000/"}, "option health-url: 'localhost:8000/' is not an http:// or https:// URL"),
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_INPUTS, ids=[m.split(":")[0][7:] + str(i)
+                                                              for i, (_, m) in enumerate(BAD_INPUTS)])
+def test_bad_input_fails_at_build_time(project, test_hosts, options, message):
+    deploy = project.directory / "bin" / "deploy"
+    before = (deploy.stat().st_mtime_ns, deploy.read_text())
+    try:
+        error = one_line_error(project.configure(test_hosts, options))
+        assert (deploy.stat().st_mtime_ns, deploy.read_text()) == before
+    finally:
+        project.configure(test_hosts)
+    assert "djangowsgi part [deploy]" in error and message in error, error

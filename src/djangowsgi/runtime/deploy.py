@@ -196,8 +196,9 @@ def deploy(config, specs, dry_run=False):
     try:
         if dry_run:
             for spec in specs:
+                name = HOST.match(spec).group("host").strip("[]")
                 for step in deploy_steps(config, release):
-                    say(spec, f"would {step}")
+                    say(spec, f"would {step.replace('{host}', name)}")
             return 0
         failed = False
         for start in range(0, len(specs), config["parallel"]):

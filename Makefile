@@ -6,7 +6,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test system-packages clean
+.PHONY: run test bench system-packages clean
 
 run: system-packages $(STAMP)
 	$(VENV)/bin/buildout -N
@@ -21,6 +21,10 @@ run: system-packages $(STAMP)
 
 test: system-packages $(STAMP)
 	$(VENV)/bin/python -m pytest tests
+
+# The full benchmark (about ten minutes); make test runs its smoke mode.
+bench: system-packages $(STAMP)
+	$(VENV)/bin/python bench/run.py
 
 system-packages:
 	@tools/install-system-packages

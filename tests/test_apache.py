@@ -224,12 +224,7 @@ def test_graceful_keeps_the_site_answering(site):
 def test_code_change_is_live_after_reload(site):
     views = site.buildout.example / "coleman" / "views.py"
     original = views.read_text()
-    changed = original.replace(
-        '    return render(request, "coleman/home.html", {"notes": notes, "count": len(notes)})',
-        '    response = render(request, "coleman/home.html", {"notes": notes, "count": len(notes)})\n'
-        '    response["X-Version"] = "2"\n'
-        '    return response',
-    )
+    changed = original.replace("    return response", '    response["X-Version"] = "2"\n    return response')
     assert changed != original
     try:
         views.write_text(changed)
@@ -338,6 +333,7 @@ BAD_INPUTS = [
     ({"processes": "0"}, "option processes: 0 is out of range"),
     ({"mode": "threaded"}, "option mode: 'threaded' is not one of daemon, embedded"),
     ({"apache-version": "2.0"}, "option apache-version: '2.0' is not one of 2.4, 2.2"),
+    ({"socket-prefix": "/var/tmp/" + "x" * 90 + "/wsgi"}, "is too long for the daemon's socket"),
 ]
 
 

@@ -1,9 +1,14 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
+from django.views.static import serve
 
 from coleman import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    # The collected static files served by Django itself: only for comparing it
+    # with Apache serving /static/ (bench/run.py).
+    re_path(r"^django-static/(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT}),
 ]

@@ -1,3 +1,5 @@
+import os
+
 from django.shortcuts import render
 
 from coleman.models import Note
@@ -5,4 +7,6 @@ from coleman.models import Note
 
 def home(request):
     notes = list(Note.objects.all()[:10])
-    return render(request, "coleman/home.html", {"notes": notes, "count": len(notes)})
+    response = render(request, "coleman/home.html", {"notes": notes, "count": len(notes)})
+    response["X-Process"] = str(os.getpid())  # which process answered: daemon mode shows
+    return response

@@ -104,7 +104,7 @@ class Recipe:
         self.run_directory = os.path.join(directory, "var", "run", name)
         self.socket_prefix = part.absolute_path("socket-prefix", os.path.join(self.run_directory, "wsgi"))
         # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
-        longest = len(self.served(self.socket_prefix).encode()) + len(".4194304.u4294967294.99.sock")
+        longest = len(self.served(self.socket_prefix).encode()) + len(f".4194304.u{self.uid}.999.sock")
         if longest > 107:
             raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
                                               f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")

@@ -1,0 +1,458 @@
+"""The benchmark: the example site built by the package's recipes, against the
+alternatives, on this machine, in one run.
+
+    python bench/run.py            the full run (about ten minutes)
+    python bench/run.py --smoke    a second or two per target (run by make test)
+
+It prints one table (target, median, min-max, ratio to the package's default)
+and writes it as JSON under bench/results/. Traffic goes to 127.0.0.1 only; every
+load is bounded in time.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+from djangowsgi.wsgi import script_python_path  # noqa: E402
+
+WORK = Path(os.environ.get("DJANGOWSGI_BENCH_DIR", "/var/tmp/djangowsgi-bench"))
+SYSTEM_PYTHON = "/usr/bin/python3"
+# The tools measured against, pinned; built for Debian's Python, like the site.
+BENCH_REQUIREMENTS = ["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0", "gunicorn==23.0.0", "mod_wsgi==6.1.1"]
+PINS = """
+[versions]
+Django = 5.2.19
+asgiref = 3.13.0
+sqlparse = 0.6.1
+djangorecipe = 2.2.1
+"""
+PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005}
+CONNECTIONS, THREADS = 20, 2
+
+
+def run(*args, **kwargs):
+    kwargs.setdefault("check", True)
+    return subprocess.run([str(a) for a in args], **kwargs)
+
+
+# -- setting up -------------------------------------------------------------------
+
+def make_venv():
+    venv = WORK / "venv"
+    stamp = venv / (".installed-" + "-".join(BENCH_REQUIREMENTS).replace("=", ""))
+    if not stamp.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        run(SYSTEM_PYTHON, "-m", "venv", venv)
+        print("Installing", ", ".join(BENCH_REQUIREMENTS), "(mod_wsgi compiles: about 15 s)", flush=True)
+        run(venv / "bin" / "pip", "install", "-q", *BENCH_REQUIREMENTS, stdout=subprocess.DEVNULL)
+        stamp.touch()
+    return venv
+
+
+def site_config(develop):
+    apache = """
+[{name}]
+recipe = djangowsgi:apache
+wsgi-script = ${{wsgi:script}}
+server-name = localhost
+listen = 127.0.0.1:{port}
+aliases = /static/ ${{buildout:directory}}/var/static/
+{extra}
+"""
+    return f"""
+[buildout]
+develop = {develop}
+parts = django wsgi daemon embedded nopreload
+eggs-directory = {WORK}/eggs
+download-cache = {WORK}/downloads
+allow-picked-versions = false
+
+[django]
+recipe = djangowsgi:django
+eggs = coleman
+settings = coleman.settings
+environment = COLEMAN_VAR_DIR=${{buildout:directory}}/var
+collectstatic = true
+
+[wsgi]
+recipe = djangowsgi:wsgi
+eggs = ${{django:eggs}}
+settings = ${{django:settings}}
+environment = ${{django:environment}}
+""" + "".join(apache.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
+        ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"))) + PINS + \
+        "djangowsgi = 0.1.0.dev0\ncoleman = 1.0\n"
+
+
+def world_readable_copy(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "var"))
+    for root, _, files in os.walk(target):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def build_site(venv):
+    site = WORK / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    world_readable_copy(REPO / "example", site / "example")
+    (site / "buildout.cfg").write_text(site_config(f"{REPO} example"))
+    run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
+    run(site / "bin" / "django", "migrate", "--noinput", "-v0", cwd=site)
+    # A few notes, so that the page reads rows from the database.
+    run(site / "bin" / "django", "shell", "-c",
+        "from coleman.models import Note\n"
+        "[Note.objects.create(title=f'Note {i}', body='x' * 200) for i in range(10)]", cwd=site)
+    return site
+
+
+# -- measuring --------------------------------------------------------------------
+
+def get(port, path="/", timeout=5):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+        return response.status, response.headers.get("X-Process"), response.read()
+
+
+def wait_for_200(port, seconds=30, different_from=None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, process, _ = get(port, timeout=2)
+            if status == 200 and (different_from is None or process not in different_from):
+                return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"no 200 on port {port} within {seconds} s")
+
+
+def wrk(port, path, seconds):
+    out = run("wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+              f"http://127.0.0.1:{port}{path}", capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return dict(rate=rate, total=total, failed=non2xx + errors)
+
+
+class Server:
+    """One server under test, started and stopped around its measurements."""
+
+    def __init__(self, name, start, stop, port):
+        self.name, self._start, self._stop, self.port = name, start, stop, port
+
+    def __enter__(self):
+        self._start()
+        wait_for_200(self.port)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop()
+
+
+def apache_server(site, part):
+    ctl = site / "bin" / part
+    return Server(part, lambda: run(ctl, "start", stdout=subprocess.DEVNULL),
+                  lambda: run(ctl, "stop", stdout=subprocess.DEVNULL), PORTS[part])
+
+
+def process_server(name, command, port, env=None):
+    state = {}
+
+    def start():
+        state["process"] = subprocess.Popen([str(c) for c in command], env=env, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop():
+        os.killpg(state["process"].pid, signal.SIGTERM)
+        state["process"].wait(timeout=30)
+
+    return Server(name, start, stop, port)
+
+
+def wsgi_environment(site):
+    return dict(os.environ, DJANGO_SETTINGS_MODULE="coleman.settings", COLEMAN_VAR_DIR=str(site / "var"),
+                PYTHONPATH=":".join(script_python_path(site / "parts" / "wsgi" / "wsgi.wsgi")))
+
+
+def gunicorn_server(site, venv, workers):
+    return process_server("gunicorn", [venv / "bin" / "gunicorn", "-w", workers, "-b", f"127.0.0.1:{PORTS['gunicorn']}",
+                                       "coleman.wsgi:application"], PORTS["gunicorn"], wsgi_environment(site))
+
+
+def express_server(site, venv):
+    return process_server("mod_wsgi-express", [
+        venv / "bin" / "mod_wsgi-express", "start-server", site / "parts" / "wsgi" / "wsgi.wsgi",
+        "--host", "127.0.0.1", "--port", PORTS["express"], "--user", "www-data", "--group", "www-data",
+        "--server-root", WORK / "express"], PORTS["express"])
+
+
+CEILING = """
+import io, runpy, sys, time
+application = runpy.run_path(sys.argv[1])["application"]
+def call():
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "SCRIPT_NAME": "",
+               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_HOST": "localhost",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+               "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": False,
+               "wsgi.multiprocess": False, "wsgi.run_once": False}
+    b"".join(application(environ, lambda s, h, e=None: None))
+call()
+n, end = 0, time.monotonic() + float(sys.argv[2])
+start = time.monotonic()
+while time.monotonic() < end:
+    call()
+    n += 1
+print(n / (time.monotonic() - start))
+"""
+
+
+def ceiling(site, seconds):
+    out = run(SYSTEM_PYTHON, "-I", "-c", CEILING, site / "parts" / "wsgi" / "wsgi.wsgi", seconds,
+              capture_output=True, text=True, env={"COLEMAN_VAR_DIR": str(site / "var")}).stdout
+    return dict(rate=float(out.strip()))
+
+
+def daemon_pids(site, part):
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().startswith(f"(wsgi:{part})".encode()):
+                    pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
+
+
+def restart_time(site, part, command):
+    """Seconds from the command to the first 200 (from a new process, for a restart)."""
+    ctl = site / "bin" / part
+    port = PORTS[part]
+    if command == "start":
+        run(ctl, "stop", stdout=subprocess.DEVNULL)
+        started = time.monotonic()
+        runner = threading.Thread(target=run, args=(ctl, "start"), kwargs={"stdout": subprocess.DEVNULL})
+        runner.start()
+        answered = wait_for_200(port)
+        runner.join()
+        return answered - started
+    before = {get(port)[1] for _ in range(20)} | {str(p) for p in daemon_pids(site, part)}
+    started = time.monotonic()
+    runner = threading.Thread(target=run, args=(ctl, command), kwargs={"stdout": subprocess.DEVNULL})
+    runner.start()
+    answered = wait_for_200(port, different_from=before)
+    runner.join()
+    return answered - started
+
+
+def failures_during(site, part, action, seconds):
+    """Failed requests of a wrk load while ``action`` happens a third of the way in."""
+    result = {}
+    load = threading.Thread(target=lambda: result.update(wrk(PORTS[part], "/", seconds)))
+    load.start()
+    time.sleep(seconds / 3)
+    extra = action() or {}
+    load.join()
+    return dict(failed=result["failed"], total=result["total"], **extra)
+
+
+def kill_a_daemon(site, part):
+    victim = daemon_pids(site, part)[0]
+    count = len(daemon_pids(site, part))
+    killed = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    deadline = killed + 30
+    while time.monotonic() < deadline:
+        pids = daemon_pids(site, part)
+        if victim not in pids and len(pids) >= count:
+            break
+        time.sleep(0.005)
+    wait_for_200(PORTS[part])
+    return {"recovery": time.monotonic() - killed}
+
+
+# -- buildout ---------------------------------------------------------------------
+
+def snapshot(directory):
+    found = {}
+    for sub in ("bin", "parts"):
+        for root, _, files in os.walk(directory / sub):
+            for name in files:
+                path = os.path.join(root, name)
+                found[path] = os.stat(path).st_mtime_ns
+    return found
+
+
+def buildout_times(venv, kind, n):
+    """(cold build seconds, no-op rerun seconds, files the rerun rewrote), with a
+    warm download cache and an empty eggs directory."""
+    directory = WORK / f"build-{kind}-{n}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    world_readable_copy(REPO / "example", directory / "example")
+    if kind == "djangowsgi":
+        parts = """
+[django]
+recipe = djangowsgi:django
+eggs = coleman
+settings = coleman.settings
+
+[wsgi]
+recipe = djangowsgi:wsgi
+eggs = coleman
+settings = coleman.settings
+"""
+        develop = f"{REPO} example"
+        pins = "djangowsgi = 0.1.0.dev0\n"
+    else:
+        parts = """
+[django]
+recipe = djangorecipe
+eggs = coleman
+project = coleman
+settings = settings
+wsgi = true
+"""
+        develop = "example"
+        pins = ""
+    (directory / "buildout.cfg").write_text(f"""
+[buildout]
+develop = {develop}
+parts = {'django wsgi' if kind == 'djangowsgi' else 'django'}
+eggs-directory = {directory}/eggs
+download-cache = {WORK}/downloads
+allow-picked-versions = false
+""" + parts + PINS + pins + "coleman = 1.0\n")
+    command = [venv / "bin" / "buildout", "-N", "-c", directory / "buildout.cfg"]
+    started = time.monotonic()
+    run(*command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cold = time.monotonic() - started
+    before = snapshot(directory)
+    started = time.monotonic()
+    run(*command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    noop = time.monotonic() - started
+    after = snapshot(directory)
+    rewritten = sum(1 for path, mtime in after.items() if before.get(path) != mtime)
+    shutil.rmtree(directory, ignore_errors=True)
+    return cold, noop, rewritten
+
+
+# -- the run ----------------------------------------------------------------------
+
+def measure(smoke, runs):
+    seconds = 2 if smoke else 10
+    results = {}
+
+    def record(name, value, unit, better="higher"):
+        results.setdefault(name, dict(values=[], unit=unit, better=better))["values"].append(value)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.chmod(WORK, 0o755)
+    venv = make_venv()
+    print("Building the example site with the recipes", flush=True)
+    site = build_site(venv)
+    processes = int(re.search(r"processes=(\d+)", (site / "parts" / "daemon" / "vhost.conf").read_text()).group(1))
+    static = "/static/coleman/style.css"
+
+    for n in range(runs):
+        print(f"Run {n + 1} of {runs}", flush=True)
+        for part in ("daemon", "embedded"):
+            with apache_server(site, part):
+                record(f"page: apache {part} (package defaults)" if part == "daemon" else "page: apache embedded",
+                       wrk(PORTS[part], "/", seconds)["rate"], "req/s")
+                if part == "daemon":
+                    record("static: apache /static/", wrk(PORTS[part], static, seconds)["rate"], "req/s")
+                    record("static: django /django-static/",
+                           wrk(PORTS[part], "/django-static/coleman/style.css", seconds)["rate"], "req/s")
+        with gunicorn_server(site, venv, processes):
+            record(f"page: gunicorn {processes} sync workers", wrk(PORTS["gunicorn"], "/", seconds)["rate"], "req/s")
+        with express_server(site, venv):
+            record("page: mod_wsgi-express defaults", wrk(PORTS["express"], "/", seconds)["rate"], "req/s")
+        record("page: django handler in-process (ceiling)", ceiling(site, seconds)["rate"], "req/s")
+
+        for part, label in (("daemon", "preload"), ("nopreload", "no preload")):
+            for command in ("start", "graceful", "reload"):
+                record(f"first 200 after {command} ({label})", restart_time(site, part, command), "s", "lower")
+            run(site / "bin" / part, "stop", stdout=subprocess.DEVNULL)
+
+        with apache_server(site, "daemon"):
+            for command in ("graceful", "reload"):
+                outcome = failures_during(site, "daemon", lambda c=command: run(
+                    site / "bin" / "daemon", c, stdout=subprocess.DEVNULL) and None, max(seconds, 3))
+                record(f"failed requests during {command}", outcome["failed"], "requests", "lower")
+            outcome = failures_during(site, "daemon", lambda: kill_a_daemon(site, "daemon"), max(seconds, 3))
+            record("failed requests, daemon SIGKILLed", outcome["failed"], "requests", "lower")
+            record("service back after SIGKILL", outcome["recovery"], "s", "lower")
+
+        for kind in ("djangowsgi", "djangorecipe"):
+            cold, noop, rewritten = buildout_times(venv, kind, n)
+            record(f"buildout cold: {kind}", cold, "s", "lower")
+            record(f"buildout no-op: {kind}", noop, "s", "lower")
+            record(f"files rewritten by no-op: {kind}", rewritten, "files", "lower")
+    return results, processes
+
+
+RATIO_BASE = {"req/s": "page: apache daemon (package defaults)", "s": None}
+
+
+def table(results):
+    base = statistics.median(results["page: apache daemon (package defaults)"]["values"])
+    lines = [f"{'target':50} {'median':>12} {'min-max':>22} {'ratio':>7}"]
+    for name, entry in results.items():
+        values = entry["values"]
+        median = statistics.median(values)
+        entry.update(median=median, min=min(values), max=max(values))
+        ratio = ""
+        if entry["unit"] == "req/s":
+            entry["ratio_to_default"] = round(median / base, 3)
+            ratio = f"{median / base:7.2f}"
+        fmt = "{:.0f}" if entry["unit"] in ("req/s", "requests", "files") else "{:.3f}"
+        span = f"{fmt.format(min(values))}-{fmt.format(max(values))}"
+        lines.append(f"{name:50} {fmt.format(median):>12} {span:>22} {ratio:>7}  {entry['unit']}")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one short run of each target")
+    parser.add_argument("--runs", type=int, help="runs of each target (default 3; 1 with --smoke)")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    runs = args.runs or (1 if args.smoke else 3)
+    results, processes = measure(args.smoke, runs)
+    text = table(results)
+    print("\n" + text)
+    args.output.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report = dict(
+        when=stamp, smoke=args.smoke, runs=runs,
+        machine=dict(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
+                     apache=run("/usr/sbin/apache2", "-v", capture_output=True, text=True).stdout.split("\n")[0]),
+        load=dict(tool="wrk", threads=THREADS, connections=CONNECTIONS, keepalive=True),
+        daemon_processes=processes, results=results, table=text,
+    )
+    path = args.output / f"{'smoke-' if args.smoke else ''}{stamp}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nWritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

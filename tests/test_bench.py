@@ -1,0 +1,29 @@
+"""The benchmark's smoke mode: every target runs for a second or two, so that
+bench/run.py cannot rot. Numbers are not judged here; see README, Benchmarks."""
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_benchmark_smoke_run(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--output", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [written] = tmp_path.glob("smoke-*.json")
+    report = json.loads(written.read_text())
+    results = report["results"]
+    for target in ("page: apache daemon (package defaults)", "page: apache embedded",
+                   "page: mod_wsgi-express defaults", "page: django handler in-process (ceiling)",
+                   "static: apache /static/", "static: django /django-static/",
+                   "first 200 after graceful (preload)", "first 200 after reload (no preload)",
+                   "failed requests during reload", "service back after SIGKILL",
+                   "buildout no-op: djangowsgi", "buildout no-op: djangorecipe"):
+        assert target in results, target
+        assert results[target]["values"], target
+    assert any(name.startswith("page: gunicorn") for name in results)
+    assert results["page: apache daemon (package defaults)"]["median"] > 0
+    # The one figure that is a promise rather than a measurement:
+    assert results["files rewritten by no-op: djangowsgi"]["values"] == [0]
+    assert "page: apache daemon (package defaults)" in result.stdout  # the table was printed

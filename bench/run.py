@@ -241,25 +241,23 @@ def daemon_pids(site, part):
     return pids
 
 
-def restart_time(site, part, command):
-    """Seconds from the command to the first 200 (from a new process, for a restart)."""
+def restart_times(site, part, command):
+    """(seconds from the command to the first 200, to the first 200 from a new
+    process): the site's gap, and when the new code answers."""
     ctl = site / "bin" / part
     port = PORTS[part]
     if command == "start":
         run(ctl, "stop", stdout=subprocess.DEVNULL)
-        started = time.monotonic()
-        runner = threading.Thread(target=run, args=(ctl, "start"), kwargs={"stdout": subprocess.DEVNULL})
-        runner.start()
-        answered = wait_for_200(port)
-        runner.join()
-        return answered - started
-    before = {get(port)[1] for _ in range(20)} | {str(p) for p in daemon_pids(site, part)}
+        before = set()
+    else:
+        before = {get(port)[1] for _ in range(20)} | {str(p) for p in daemon_pids(site, part)}
     started = time.monotonic()
     runner = threading.Thread(target=run, args=(ctl, command), kwargs={"stdout": subprocess.DEVNULL})
     runner.start()
-    answered = wait_for_200(port, different_from=before)
+    answered = wait_for_200(port)
+    renewed = wait_for_200(port, different_from=before) if before else answered
     runner.join()
-    return answered - started
+    return answered - started, renewed - started
 
 
 def failures_during(site, part, action, seconds):
@@ -300,7 +298,18 @@ def snapshot(directory):
     return found
 
 
-def buildout_times(venv, kind, n):
+def package_wheel(venv):
+    """djangowsgi as a wheel in a find-links directory: the reference installs
+    djangorecipe as a released egg, so djangowsgi is installed the same way (a
+    develop egg costs buildout a `pip install -e` on every run)."""
+    dist = WORK / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    run(venv / "bin" / "pip", "wheel", "-q", "--no-deps", "-w", dist, REPO, stdout=subprocess.DEVNULL)
+    shutil.rmtree(REPO / "build", ignore_errors=True)
+    return dist
+
+
+def buildout_times(venv, kind, n, dist):
     """(cold build seconds, no-op rerun seconds, files the rerun rewrote), with a
     warm download cache and an empty eggs directory."""
     directory = WORK / f"build-{kind}-{n}"
@@ -319,7 +328,7 @@ recipe = djangowsgi:wsgi
 eggs = coleman
 settings = coleman.settings
 """
-        develop = f"{REPO} example"
+        develop = "example"
         pins = "djangowsgi = 0.1.0.dev0\n"
     else:
         parts = """
@@ -338,6 +347,10 @@ develop = {develop}
 parts = {'django wsgi' if kind == 'djangowsgi' else 'django'}
 eggs-directory = {directory}/eggs
 download-cache = {WORK}/downloads
+find-links = {dist}
+# Not PyPI: djangowsgi is not there, and buildout would then scan PyPI's whole
+# index (40 s). Every distribution is in the warm download cache.
+index = file://{dist}
 allow-picked-versions = false
 """ + parts + PINS + pins + "coleman = 1.0\n")
     command = [venv / "bin" / "buildout", "-N", "-c", directory / "buildout.cfg"]
@@ -370,6 +383,7 @@ def measure(smoke, runs):
     site = build_site(venv)
     processes = int(re.search(r"processes=(\d+)", (site / "parts" / "daemon" / "vhost.conf").read_text()).group(1))
     static = "/static/coleman/style.css"
+    dist = package_wheel(venv)
 
     for n in range(runs):
         print(f"Run {n + 1} of {runs}", flush=True)
@@ -389,7 +403,10 @@ def measure(smoke, runs):
 
         for part, label in (("daemon", "preload"), ("nopreload", "no preload")):
             for command in ("start", "graceful", "reload"):
-                record(f"first 200 after {command} ({label})", restart_time(site, part, command), "s", "lower")
+                gap, renewed = restart_times(site, part, command)
+                record(f"first 200 after {command} ({label})", gap, "s", "lower")
+                if command != "start":
+                    record(f"new process answers after {command} ({label})", renewed, "s", "lower")
             run(site / "bin" / part, "stop", stdout=subprocess.DEVNULL)
 
         with apache_server(site, "daemon"):
@@ -402,7 +419,7 @@ def measure(smoke, runs):
             record("service back after SIGKILL", outcome["recovery"], "s", "lower")
 
         for kind in ("djangowsgi", "djangorecipe"):
-            cold, noop, rewritten = buildout_times(venv, kind, n)
+            cold, noop, rewritten = buildout_times(venv, kind, n, dist)
             record(f"buildout cold: {kind}", cold, "s", "lower")
             record(f"buildout no-op: {kind}", noop, "s", "lower")
             record(f"files rewritten by no-op: {kind}", rewritten, "files", "lower")

@@ -1,6 +1,7 @@
 """djangowsgi:apache against a real Apache with mod_wsgi, on loopback ports."""
 import http.client
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -203,7 +204,7 @@ def test_reload_drops_no_request(site):
     _, headers, _ = site.get("/")
     before = int(headers["X-Pid"])
     with Load(site) as load:
-        assert "Reloaded 2 mod_wsgi daemon process(es)" in site.ctl("reload").stdout
+        assert re.search(r"Reloaded \d+ mod_wsgi daemon process", site.ctl("reload").stdout)
     assert len(load.results) > 10
     assert load.failures == []
     _, headers, _ = site.get("/")

@@ -25,8 +25,12 @@ DAEMON_TIMEOUTS = (
 )
 # Off unless set (0 is mod_wsgi's "never").
 DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
-DEFAULT_PROCESSES = 2
-DEFAULT_THREADS = 15
+# From bench/run.py on 2 CPUs (README, "Benchmarks"): the page is CPU-bound,
+# and threads beyond a few only fight over the GIL (15 threads: 0.6x gunicorn;
+# 1 thread: 0.9x). A process a CPU; 3 threads leave room for requests waiting
+# on a database or a remote service.
+DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
+DEFAULT_THREADS = 3
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug") + tuple(
     f"trace{i}" for i in range(1, 9)
 )

@@ -157,12 +157,14 @@ def graceful(server):
 
 
 def reload(server):
-    """Restart the mod_wsgi daemon processes of this part alone.
+    """Restart the mod_wsgi daemon processes of this part alone, one at a time.
 
     SIGUSR1 is mod_wsgi's graceful restart of a daemon process: it stops taking
     new requests, finishes those it has (up to graceful-timeout) and exits;
-    Apache starts a new one, which preloads the application. Requests queue on
-    the daemon socket meanwhile. Embedded mode has no daemons: it is a graceful.
+    Apache starts a new one, which preloads the application. One daemon at a
+    time, so that the others keep answering meanwhile (with one process, requests
+    wait on the daemon socket instead). Embedded mode has no daemons, and a
+    changed Apache configuration needs Apache to read it: both are a graceful.
     """
     pid = running_pid(server)
     if not pid:
@@ -170,19 +172,24 @@ def reload(server):
     daemons = daemon_processes(server, pid)
     if not daemons:
         return graceful(server)
+    if config_digest(server) != remembered_config(server):
+        print("The Apache configuration changed since the server read it: graceful restart.")
+        return graceful(server)
+    replaced = set()
     for daemon in daemons:
         try:
             os.kill(daemon, signal.SIGUSR1)
         except ProcessLookupError:
-            pass
+            continue
+        replaced.add(daemon)
 
-    def replaced():
-        now = daemon_processes(server, pid)
-        return len(now) >= len(daemons) and not set(now) & set(daemons)
+        def back():
+            now = daemon_processes(server, pid)
+            return daemon not in now and len(now) >= len(daemons)
 
-    if not wait_for(replaced, timeout=WAIT + server["graceful_timeout"]):
-        return failed(server, "The mod_wsgi daemon processes did not restart.")
-    print(f"Reloaded {len(daemons)} mod_wsgi daemon process(es) of {server['process_group']}.")
+        if not wait_for(back, timeout=WAIT + server["graceful_timeout"]):
+            return failed(server, f"The mod_wsgi daemon process {daemon} did not restart.")
+    print(f"Reloaded {len(replaced)} mod_wsgi daemon process(es) of {server['process_group']}, one at a time.")
     return 0
 
 

@@ -25,6 +25,7 @@ import urllib.request
 HOST = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
 PROGRESS = re.compile(r"^(Installing|Updating|Got|Develop|Uninstalling) ")
 print_lock = threading.Lock()
+DEPLOYED = ".deployed"  # in a release that went live and passed its health check
 
 
 class StepFailed(Exception):
@@ -114,6 +115,12 @@ class Host:
     def release_names(self):
         out = self.run("releases", f"ls -1 {q(self.base + '/releases')} 2>/dev/null || true")
         return sorted(n for n in out.split() if not n.endswith(".tar.gz"))
+
+    def deployed_releases(self):
+        """Releases that went live and passed their health check, oldest first."""
+        out = self.run("releases", f"cd {q(self.base + '/releases')} 2>/dev/null && "
+                                   f"ls -1d */{DEPLOYED} 2>/dev/null || true")
+        return sorted(line.split("/")[0] for line in out.split())
 
     def switch(self, release):
         """Point ``current`` at ``release`` with one rename: never missing, never half."""
@@ -274,6 +281,10 @@ def deploy_host(config, spec, release, archive):
             host.run("before-switch", f"cd {q(rel)} && {command}")
     except StepFailed as e:
         say(spec, f"FAILED: {e}")
+        try:  # a release that never went live is of no use to anyone
+            host.run("clean up", f"rm -rf {q(rel)} {q(rel + '.tar.gz')}")
+        except StepFailed:
+            pass
         host.close()
         return False, f"FAILED at {e.step}, still on {previous or 'no release'}"
     try:
@@ -289,6 +300,7 @@ def deploy_host(config, spec, release, archive):
                                              f"did not answer 200 within {config['health_timeout']} s")
         if config["health_url"]:
             say(spec, "healthy")
+        host.run("mark", f"touch {q(rel + '/' + DEPLOYED)}")
         prune(config, host, release, previous)
         return True, f"on {release}"
     except StepFailed as e:
@@ -341,8 +353,8 @@ def _guarded(config, spec, action):
 
 def rollback(config, specs):
     def action(host):
-        current, names = host.current(), host.release_names()
-        older = [n for n in names if current and n < current]
+        current = host.current()
+        older = [n for n in host.deployed_releases() if current and n < current]
         if not older:
             say(host.spec, f"on {current or 'no release'}: no earlier release to go back to")
             return False

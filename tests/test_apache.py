@@ -204,7 +204,9 @@ def test_reload_drops_no_request(site):
     _, headers, _ = site.get("/")
     before = int(headers["X-Pid"])
     with Load(site) as load:
-        assert re.search(r"Reloaded \d+ mod_wsgi daemon process", site.ctl("reload").stdout)
+        output = site.ctl("reload").stdout
+    processes = re.search(r"processes=(\d+)", site.buildout.path("parts", "apache", "vhost.conf").read_text())[1]
+    assert f"Reloaded {processes} mod_wsgi daemon process(es)" in output
     assert len(load.results) > 10
     assert load.failures == []
     _, headers, _ = site.get("/")
@@ -220,6 +222,12 @@ def test_graceful_keeps_the_site_answering(site):
     # mod_wsgi 4.9 re-creates its daemon socket during Apache's graceful restart;
     # a request caught in that moment gets a 503 (README, "Reloading"). Most go through.
     assert len(load.failures) <= max(3, len(load.results) // 20), load.failures
+
+
+def test_reload_right_after_graceful_replaces_every_daemon(site):
+    processes = re.search(r"processes=(\d+)", site.buildout.path("parts", "apache", "vhost.conf").read_text())[1]
+    site.ctl("graceful")  # returns once the daemons of before are gone
+    assert f"Reloaded {processes} mod_wsgi daemon process(es)" in site.ctl("reload").stdout
 
 
 def test_code_change_is_live_after_reload(site):

@@ -434,6 +434,7 @@ class Recipe:
             process_group=self.name,
             display_name=self.display_name.replace("%{GROUP}", f"(wsgi:{self.name})"),
             mode=self.mode,
+            processes=self.processes,
             graceful_timeout=dict(self.timeouts)["graceful-timeout"],
         )
         package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))

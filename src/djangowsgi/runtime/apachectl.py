@@ -111,13 +111,29 @@ def start(server):
     if pid:
         print(f"Already running (pid {pid}) at {server['url']}")
         return 0
-    result = apache(server, "-k", "start", capture_output=True)
+    return _until_answering(server, "start", "Apache did not start:",
+                            f"Apache did not come up at {server['url']} within {WAIT:.0f} s.",
+                            "Started (pid {pid}) at " + server["url"])
+
+
+def _until_answering(server, command, refused, silent, done):
+    """``apache2 -k command``, then wait until the server answers again."""
+    pid = running_pid(server)
+    before = set(daemon_processes(server, pid)) if pid else set()
+    result = apache(server, "-k", command, capture_output=True)
     if result.returncode:
-        return failed(server, "Apache did not start:", result.stdout + result.stderr)
+        return failed(server, refused, result.stdout + result.stderr)
     if not wait_for(lambda: running_pid(server) and answers(server)):
-        return failed(server, f"Apache did not come up at {server['url']} within {WAIT:.0f} s.")
+        return failed(server, silent)
+    if server["mode"] == "daemon":
+        # Until the daemons of before (a graceful restart) are gone and the new ones run.
+        def renewed():
+            now = set(daemon_processes(server, running_pid(server)))
+            return len(now) == server["processes"] and not now & before
+
+        wait_for(renewed, timeout=WAIT + server["graceful_timeout"])
     remember_config(server)
-    print(f"Started (pid {running_pid(server)}) at {server['url']}")
+    print(done.format(pid=running_pid(server)))
     return 0
 
 
@@ -143,17 +159,10 @@ def restart(server):
 
 
 def graceful(server):
-    pid = running_pid(server)
-    if not pid:
+    if not running_pid(server):
         return start(server)
-    result = apache(server, "-k", "graceful", capture_output=True)
-    if result.returncode:
-        return failed(server, "Apache refused the graceful restart:", result.stdout + result.stderr)
-    if not wait_for(lambda: running_pid(server) and answers(server)):
-        return failed(server, f"Apache did not come back at {server['url']}.")
-    remember_config(server)
-    print(f"Restarted gracefully (pid {running_pid(server)}).")
-    return 0
+    return _until_answering(server, "graceful", "Apache refused the graceful restart:",
+                            f"Apache did not come back at {server['url']}.", "Restarted gracefully (pid {pid}).")
 
 
 def reload(server):
@@ -169,6 +178,10 @@ def reload(server):
     pid = running_pid(server)
     if not pid:
         return start(server)
+    if server["mode"] != "daemon":
+        return graceful(server)
+    # Right after a start or a graceful restart, some daemons may still be starting.
+    wait_for(lambda: len(daemon_processes(server, pid)) == server["processes"])
     daemons = daemon_processes(server, pid)
     if not daemons:
         return graceful(server)
@@ -185,7 +198,7 @@ def reload(server):
 
         def back():
             now = daemon_processes(server, pid)
-            return daemon not in now and len(now) >= len(daemons)
+            return daemon not in now and len(now) >= server["processes"]
 
         if not wait_for(back, timeout=WAIT + server["graceful_timeout"]):
             return failed(server, f"The mod_wsgi daemon process {daemon} did not restart.")

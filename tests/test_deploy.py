@@ -342,10 +342,18 @@ def test_keep_releases_prunes(project, test_hosts):
 
 
 def test_dry_run_changes_nothing(project, test_hosts):
-    before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
+    def contents():
+        found = {}
+        for address in ADDRESSES:
+            releases, current = test_hosts.base(address) / "releases", test_hosts.base(address) / "current"
+            found[address] = (sorted(os.listdir(releases)) if releases.exists() else [],
+                              os.readlink(current) if current.is_symlink() else None)
+        return found
+
+    before = contents()
     result = project.deploy("deploy", "--dry-run")
     assert "would run bin/buildout -N -c production.cfg" in result.stdout
-    assert {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES} == before
+    assert contents() == before
 
 
 def test_unknown_host_key_is_refused(project, test_hosts, tmp_path):
@@ -367,6 +375,8 @@ BAD_INPUTS = [
     ({"path": "srv/site"}, "option path: 'srv/site' is not an absolute path"),
     ({"parallel": "0"}, "option parallel: 0 is out of range"),
     ({"health-url": "localhost:8000/"}, "option health-url: 'localhost:8000/' is not an http:// or https:// URL"),
+    ({"buildout-config": "../other.cfg"}, "option buildout-config: '../other.cfg' is not a path inside the checkout"),
+    ({"shared-files": "/etc/passwd"}, "option shared-files: '/etc/passwd' is not a path inside the checkout"),
 ]
 
 

@@ -25,7 +25,7 @@ class Recipe:
         if "{" in self.path.replace("{host}", "") or "}" in self.path.replace("{host}", ""):
             raise part.error("path", "may hold {host} and no other placeholder")
         self.python = part.absolute_path("python", "/usr/bin/python3")
-        self.buildout_config = self._relative_name("buildout-config", "buildout.cfg")
+        self.buildout_config = self._relative_name("buildout-config", part.get("buildout-config", "buildout.cfg"))
         self.parallel = part.integer("parallel", 1, 1)
         self.health_url = part.get("health-url")
         if self.health_url:
@@ -60,7 +60,6 @@ class Recipe:
         return line
 
     def _relative_name(self, key, value):
-        value = self.part.get(key, value) if key == "buildout-config" else value
         if not RELATIVE_NAME.match(value) or ".." in value.split("/"):
             raise self.part.error(key, f"{value!r} is not a path inside the checkout")
         return value

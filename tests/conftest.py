@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,40 @@ print(started[0])
 print(json.dumps(sys.path))
 print(body.decode("utf-8", "replace"))
 """
+
+
+class LoadLoop:
+    """Calls each of ``requests`` in turn from a thread while the ``with`` block
+    runs: bounded in count and time, and only ever aimed at loopback servers.
+    A request returns 200 (or a (name, 200) pair) when all went well; anything
+    else it returns, or an OSError it raises, is a failure."""
+
+    def __init__(self, requests, limit=2000, seconds=30, settle=0.0, pause=0.0):
+        self.requests, self.limit, self.seconds = requests, limit, seconds
+        self.settle, self.pause = settle, pause
+        self.results, self.stopping = [], threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        deadline = time.monotonic() + self.seconds
+        while not self.stopping.is_set() and len(self.results) < self.limit and time.monotonic() < deadline:
+            for request in self.requests:
+                try:
+                    self.results.append(request())
+                except OSError as e:
+                    self.results.append(repr(e))
+            time.sleep(self.pause)
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(self.settle)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(self.settle)
+        self.stopping.set()
+        self.thread.join()
+
+    @property
+    def failures(self):
+        return [r for r in self.results if r != 200 and not (isinstance(r, tuple) and r[1] == 200)]

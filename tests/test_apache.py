@@ -4,12 +4,11 @@ import os
 import re
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import free_port
+from conftest import LoadLoop, free_port
 from test_project_recipes import one_line_error, section, snapshot
 
 PID_APP = '''\
@@ -163,41 +162,18 @@ def test_daemon_mode_answers_from_a_mod_wsgi_daemon(site):
 
 
 def test_configtest_and_status(site):
-    assert "Syntax OK" in site.ctl("configtest").stdout + site.ctl("configtest").stderr
+    result = site.ctl("configtest")
+    assert "Syntax OK" in result.stdout + result.stderr
     status = site.ctl("status").stdout
     assert "Running" in status and f"http://127.0.0.1:{site.port}/" in status and "answering" in status
 
 
-class Load:
-    """Requests in a loop from a thread while something happens: bounded in count
-    and time, on loopback only."""
-
-    def __init__(self, site, limit=2000, seconds=30):
-        self.site, self.limit, self.deadline = site, limit, time.monotonic() + seconds
-        self.results, self.stopping = [], threading.Event()
-        self.thread = threading.Thread(target=self.run)
-
-    def run(self):
-        while not self.stopping.is_set() and len(self.results) < self.limit and time.monotonic() < self.deadline:
-            try:
-                status, _, body = self.site.get("/", timeout=20)
-                self.results.append(status if "Coleman" in body else f"{status} wrong body")
-            except OSError as e:
-                self.results.append(repr(e))
-
-    def __enter__(self):
-        self.thread.start()
-        time.sleep(0.3)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.3)
-        self.stopping.set()
-        self.thread.join()
-
-    @property
-    def failures(self):
-        return [r for r in self.results if r != 200]
+def Load(site):
+    """GETs of the home page from a thread while something happens."""
+    def home():
+        status, _, body = site.get("/", timeout=20)
+        return status if "Coleman" in body else f"{status} wrong body"
+    return LoadLoop([home], settle=0.3)
 
 
 def test_reload_drops_no_request(site):

@@ -5,14 +5,13 @@ import shutil
 import socket
 import subprocess
 import textwrap
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import BUILDOUT, REPO, SHARED, TEST_ROOT, VERSIONS, copy_world_readable, free_port, \
+from conftest import BUILDOUT, REPO, SHARED, TEST_ROOT, VERSIONS, LoadLoop, copy_world_readable, free_port, \
     world_readable_directory
 from test_project_recipes import one_line_error
 
@@ -242,35 +241,11 @@ def project(test_hosts):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-class LoadLoop:
-    """GETs every host in turn from a thread: bounded in count and time, loopback only."""
-
-    def __init__(self, test_hosts, limit=20000, seconds=300):
-        self.test_hosts, self.limit, self.deadline = test_hosts, limit, time.monotonic() + seconds
-        self.results, self.stopping = [], threading.Event()
-        self.thread = threading.Thread(target=self.run)
-
-    def run(self):
-        while not self.stopping.is_set() and len(self.results) < self.limit and time.monotonic() < self.deadline:
-            for address in ADDRESSES:
-                try:
-                    status, body = page(self.test_hosts, address)
-                    self.results.append((address, status))
-                except OSError as e:
-                    self.results.append((address, repr(e)))
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join()
-
-    @property
-    def failures(self):
-        return [r for r in self.results if r[1] != 200]
+def load_on_every_host(test_hosts):
+    """GETs of every host in turn from a thread, for the length of a deploy."""
+    def getter(address):
+        return lambda: (address, page(test_hosts, address)[0])
+    return LoadLoop([getter(a) for a in ADDRESSES], limit=20000, seconds=300, pause=0.02)
 
 
 def test_deploy_to_three_hosts(project, test_hosts):
@@ -287,7 +262,7 @@ def test_deploy_to_three_hosts(project, test_hosts):
 def test_rolling_deploy_drops_no_request(project, test_hosts):
     first = {a: current_release(test_hosts, a) for a in ADDRESSES}
     project.change_home_page("Coleman, second edition")
-    with LoadLoop(test_hosts) as load:
+    with load_on_every_host(test_hosts) as load:
         result = project.deploy("deploy")
     assert len(load.results) > 30
     assert load.failures == []

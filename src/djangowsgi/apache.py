@@ -61,8 +61,8 @@ class Recipe:
                                        ACCOUNT, "a group name")
         try:
             self.uid, self.gids = system.account(self.user, self.group)
-        except KeyError as e:
-            raise part.error("user" if "user" in str(e) else "group", str(e)) from None
+        except system.NoAccount as e:
+            raise part.error(e.kind, str(e)) from None
         if self.uid == 0:
             raise part.error("user", f"{self.user!r} is root: mod_wsgi refuses to run a daemon as root; "
                                      "name an unprivileged account such as www-data")

@@ -75,16 +75,22 @@ def python_home_python(home):
     return None
 
 
+class NoAccount(LookupError):
+    def __init__(self, kind, name):
+        super().__init__(f"no {kind} {name!r} on this machine")
+        self.kind = kind
+
+
 def account(user, group):
-    """(uid, gids) of user and group; KeyError names what does not exist."""
+    """(uid, gids) of user and group; NoAccount says which does not exist."""
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        raise KeyError(f"no user {user!r} on this machine") from None
+        raise NoAccount("user", user) from None
     try:
         gid = grp.getgrnam(group).gr_gid
     except KeyError:
-        raise KeyError(f"no group {group!r} on this machine") from None
+        raise NoAccount("group", group) from None
     gids = {gid, entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
     return entry.pw_uid, gids
 

@@ -304,6 +304,7 @@ def test_https_with_redirect_and_hsts(new_buildout):
 
 BAD_INPUTS = [
     ({"user": "root"}, "option user: 'root' is root"),
+    ({"group": "no-such-group"}, "option group: no group 'no-such-group' on this machine"),
     ({"server-name": 'example.com"\nInclude /etc/passwd'}, "option server-name:"),
     ({"display-name": 'x"y'}, "option display-name: 'x\"y' holds '\"'"),
     ({"extra": "</VirtualHost>\n<VirtualHost *:80>"}, "option extra: may not open or close a VirtualHost"),

@@ -28,5 +28,11 @@ setup(
             "apache = djangowsgi.apache:Recipe",
             "deploy = djangowsgi.deploy:Recipe",
         ],
+        # Removes a part's files when the part is gone, not when it is reinstalled.
+        "zc.buildout.uninstall": [
+            "django = djangowsgi.manage:uninstall",
+            "wsgi = djangowsgi.wsgi:uninstall",
+            "apache = djangowsgi.apache:uninstall",
+        ],
     },
 )

@@ -27,7 +27,8 @@ def example_parts(coleman=None, wsgi=None, parts="coleman wsgi", environment="")
     return (
         section("buildout", {"parts": parts})
         + section("project", project)
-        + section("coleman", {"recipe": "djangowsgi:django", **common, **(coleman or {})})
+        # The example's production settings hash static file names: its page needs the manifest.
+        + section("coleman", {"recipe": "djangowsgi:django", **common, "collectstatic": "true", **(coleman or {})})
         + section("wsgi", {"recipe": "djangowsgi:wsgi", **common, **(wsgi or {})})
     )
 
@@ -53,7 +54,7 @@ def example(buildout):
 def test_manage_script_runs_management_commands(example):
     assert "System check identified no issues" in example.bin("coleman", "check").stdout
     example.bin("coleman", "migrate", "--noinput")
-    assert example.path("var", "db.sqlite3").exists()
+    assert example.path("var", "db", "db.sqlite3").exists()
     unknown = example.bin("coleman", "no-such-command", check=False)
     assert unknown.returncode == 1 and "Unknown command" in unknown.stderr
 

@@ -1,15 +1,15 @@
-"""Settings of the example site.
+"""Production settings of the example site (``settings_dev`` is for runserver).
 
 What differs between machines comes from the environment, which the buildout
-parts set (``environment`` option): COLEMAN_VAR_DIR, DJANGO_SECRET_KEY,
-COLEMAN_ALLOWED_HOSTS, COLEMAN_DEBUG.
+parts set (``environment`` and ``environment-file`` options): COLEMAN_VAR_DIR,
+DJANGO_SECRET_KEY, COLEMAN_ALLOWED_HOSTS, COLEMAN_DEBUG.
 """
 import os
 from pathlib import Path
 
 VAR_DIR = Path(os.environ.get("COLEMAN_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 try:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)
 except OSError:  # a web server's user may not create it; it was made at build time
     pass
 
@@ -58,7 +58,7 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
+        "NAME": VAR_DIR / "db" / "db.sqlite3",
     }
 }
 
@@ -69,6 +69,11 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# What Django recommends in production: hashed names, cached for ever by browsers.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 

@@ -7,10 +7,11 @@ import sys
 from zc.buildout import UserError
 
 import djangowsgi
-from djangowsgi import render, system
+from djangowsgi import lifecycle, render, system
 from djangowsgi.files import make_directory, write_if_changed
 from djangowsgi.options import PartOptions
-from djangowsgi.wsgi import script_python_path
+from djangowsgi.runtime import writable
+from djangowsgi.wsgi import script_environment_files, script_python_path
 
 # mod_wsgi-express's values, written out so that a reader of vhost.conf sees them.
 DAEMON_TIMEOUTS = (
@@ -119,6 +120,8 @@ class Recipe:
         options["httpd-conf"] = self.httpd_conf
         options["script"] = self.script
         options["url"] = self.url
+        self.writable = self._writable()
+        lifecycle.claim(self.directory, self.script)
         self._check_files(installing=False)
 
     # -- reading options ---------------------------------------------------------
@@ -134,6 +137,22 @@ class Recipe:
         if url.endswith("/") and url != "/":
             return url, path + "/"
         return url.rstrip("/") or "/", path
+
+    def _writable(self):
+        """Directories the daemon writes (a SQLite database's, uploaded media)."""
+        directory = self.buildout_directory
+        found = []
+        for line in self.part.lines("writable"):
+            for path in line.split():
+                self.part.apache_value("writable", path)
+                path = os.path.normpath(os.path.join(directory, path))
+                code = [directory, self.wsgi_script, self.python_home, self.httpd_conf, self.script]
+                if any(c == path or c.startswith(path.rstrip("/") + "/") for c in code):
+                    raise self.part.error("writable", f"{path} holds the site's code or configuration: the "
+                                                      f"daemon must not be able to change it (name a directory "
+                                                      f"such as var/media)")
+                found.append(path)
+        return found
 
     def _ssl(self):
         part = self.part
@@ -196,12 +215,27 @@ class Recipe:
         make_directory(self.directory)
         if self.check:
             self._configtest()
+        self._make_writable()
         write_if_changed(self.vhost, self.render_vhost())
         write_if_changed(self.httpd_conf, self.render_httpd_conf(self.vhost))
         write_if_changed(self.script, self.render_control_script(), mode=0o755)
-        return [self.directory, self.script]
+        return []  # see lifecycle.py
 
     update = install
+
+    def _make_writable(self):
+        """Create the writable directories and give them to the daemon's account
+        (as root), or check that the daemon can write them."""
+        for path in self.writable:
+            os.makedirs(path, exist_ok=True)
+        if os.geteuid() == 0:
+            writable.give(self.writable, self.user, self.group)
+            return
+        for path in self.writable:
+            blocked = system.unwritable(path, self.uid, self.gids)
+            if blocked:
+                raise self.part.error("writable", f"user {self.user} cannot write {path} ({blocked} is in the "
+                                                  f"way): run buildout as root, or chown {self.user} {path}")
 
     def _check_files(self, installing):
         """Does what the daemon needs exist, and can its user read it? (A 0700 home
@@ -222,6 +256,7 @@ class Recipe:
         if os.path.exists(self.wsgi_script):
             needed.append(("wsgi-script", self.wsgi_script))
             needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
+            needed += [("wsgi-script", p) for p in script_environment_files(self.wsgi_script)]
         elif installing:
             raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
         for option, path in needed:
@@ -436,6 +471,9 @@ class Recipe:
             mode=self.mode,
             processes=self.processes,
             graceful_timeout=dict(self.timeouts)["graceful-timeout"],
+            writable=self.writable,
+            user=self.user,
+            group=self.group,
         )
         package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
         return render.template(
@@ -445,3 +483,7 @@ class Recipe:
             package_path=render.python_string(package),
             server=render.python_value(server),
         )
+
+
+def uninstall(name, options):
+    lifecycle.remove_unclaimed(options.get("script"), os.path.dirname(options.get("vhost", "")))

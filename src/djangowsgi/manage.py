@@ -1,36 +1,53 @@
 """Recipe ``djangowsgi:django``: bin/<part>, the project's manage.py."""
+import os
 import subprocess
+import sys
 
 from zc.buildout import UserError
 
-from djangowsgi import render
+from djangowsgi import lifecycle, render
 from djangowsgi.files import write_if_changed
 from djangowsgi.project import ProjectRecipe, bin_path
 
+# Runs the manage script's set-up (sys.path, environment), not its main block,
+# then the package's collectstatic (runtime/collectstatic.py).
+COLLECTSTATIC = """\
+import runpy, sys
+runpy.run_path(sys.argv[1], run_name="djangowsgi")
+sys.path.append(sys.argv[2])
+from djangowsgi.runtime import collectstatic
+sys.exit(collectstatic.main(sys.argv[3:]))
+"""
+
 
 class Recipe(ProjectRecipe):
+    script_description = "the manage script in bin/"
+
     def __init__(self, buildout, name, options):
         super().__init__(buildout, name, options)
         self.script_name = self.part.script_name("control-script", name)
         self.collectstatic = self.part.boolean("collectstatic", False)
         self.script = bin_path(buildout, self.script_name)
         self.setup()
+        lifecycle.claim(self.script)
 
     def write(self):
         content = render.template("manage.py.in", script_name=self.script_name, **self.script_values())
         write_if_changed(self.script, content, mode=0o755)
         if self.collectstatic:
             self.run_collectstatic()
-        return [self.script]
+        return []  # see lifecycle.py
 
     def run_collectstatic(self):
-        result = subprocess.run(
-            [self.script, "collectstatic", "--noinput", "--verbosity", "0"],
-            capture_output=True, text=True,
-        )
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        result = subprocess.run([sys.executable, "-c", COLLECTSTATIC, self.script, package],
+                                capture_output=True, text=True)
         if result.returncode:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise UserError(
-                f"djangowsgi part [{self.name}], option collectstatic: "
-                f"'{self.script_name} collectstatic' failed: {last[0]}"
-            )
+            raise UserError(f"djangowsgi part [{self.name}], option collectstatic: {last[0]}")
+        for line in result.stdout.splitlines():
+            self.log.info(line)
+
+
+def uninstall(name, options):
+    lifecycle.remove_unclaimed(options.get("script"))

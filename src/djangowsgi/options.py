@@ -5,8 +5,10 @@ option, raised while the recipe is constructed: buildout constructs every part
 before it installs any, so bad input never leaves a file half-written.
 """
 import keyword
+import logging
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 from zc.buildout import UserError
@@ -17,6 +19,7 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SCRIPT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "KEY")
 
 
 class PartOptions:
@@ -90,6 +93,29 @@ class PartOptions:
             pairs.append((name, value.strip()))
         return pairs
 
+    def environment_file(self, path, key="environment-file"):
+        """A KEY=VALUE file of secrets, read by the generated scripts at run time:
+        it must exist, be readable here, and be closed to other accounts."""
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise self.error(key, f"{path}: {e.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise self.error(key, f"{path} is not a file")
+        if st.st_mode & 0o007:
+            raise self.error(key, f"{path} is open to every account on this machine (mode "
+                                  f"{stat.S_IMODE(st.st_mode):04o}): chmod o= {path}")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise self.error(key, f"{path} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+        for number, line in enumerate(text.splitlines(), 1):
+            problem = environment_line_problem(line)
+            if problem:
+                raise self.error(key, f"{path}, line {number}: {problem}")
+        return path
+
     def python_code(self, key="initialization"):
         code = self.options.get(key) or ""
         code = "\n".join(line.rstrip() for line in code.strip("\n").splitlines())
@@ -161,6 +187,22 @@ class PartOptions:
         return [os.path.normpath(os.path.join(base, p)) for p in self.lines(key)]
 
 
+def environment_line_problem(line):
+    """What is wrong with one line of an environment file, or None (the same
+    rules as the generated scripts: KEY=VALUE, blank lines and # comments)."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    if line.startswith("export "):
+        line = line[len("export "):]
+    name, equals, _ = line.partition("=")
+    if not equals:
+        return "not KEY=VALUE"
+    if not ENV_NAME.match(name.strip()):
+        return "does not start with a variable name (letters, digits, _)"
+    return None
+
+
 @dataclass
 class ProjectOptions:
     """What the manage script and the WSGI script share."""
@@ -169,17 +211,28 @@ class ProjectOptions:
     settings: str
     extra_paths: list
     environment: list
+    environment_files: list
     initialization: str
 
 
-def read_project(part):
+def read_project(part, script_description):
+    """The options of the manage and WSGI recipes; ``script_description`` names
+    the generated file in the warning about secrets."""
     eggs = part.lines("eggs")
     if not eggs:
         raise part.error("eggs", "is required: the project's eggs, one a line")
+    environment = part.environment()
+    for name, _ in environment:
+        if any(word in name.upper() for word in SECRET_WORDS):
+            logging.getLogger(part.name).warning(
+                "djangowsgi part [%s], option environment: %s looks like a secret, and %s is readable by "
+                "every account on this machine: put it in an environment-file instead",
+                part.name, name, script_description)
     return ProjectOptions(
         eggs=eggs,
         settings=part.settings(),
         extra_paths=part.paths("extra-paths"),
-        environment=part.environment(),
+        environment=environment,
+        environment_files=[part.environment_file(path) for path in part.paths("environment-file")],
         initialization=part.python_code(),
     )

@@ -1,4 +1,5 @@
 """What the manage and WSGI recipes share: the project's options and its sys.path."""
+import logging
 import os
 import sys
 
@@ -10,13 +11,16 @@ class ProjectRecipe:
     """Base of the recipes that write a script running the Django project.
 
     Subclasses set ``self.script`` in ``__init__`` before calling ``setup()``
-    and implement ``write()``, which returns the paths the part owns.
+    and implement ``write()``.
     """
+
+    script_description = "the generated script"
 
     def __init__(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
+        self.log = logging.getLogger(name)
         self.part = PartOptions(buildout, name, options)
-        self.project = read_project(self.part)
+        self.project = read_project(self.part, self.script_description)
 
     def setup(self):
         self.paths = eggs.python_path(
@@ -35,9 +39,15 @@ class ProjectRecipe:
             python=sys.executable,
             python_version="%d.%d" % sys.version_info[:2],
             python_path=render.python_path(self.paths, self.script, self.relative_to),
-            environment=render.python_environment(environment),
+            environment=render.python_environment(environment) + self.environment_file_code(),
             initialization=self.project.initialization,
         )
+
+    def environment_file_code(self):
+        if not self.project.environment_files:
+            return ""
+        return render.template("environment_file.py.in",
+                               environment_files=render.python_value(self.project.environment_files))
 
     def install(self):
         return self.write()

@@ -133,6 +133,16 @@ def unreadable(path, uid, gids):
     return None
 
 
+def unwritable(directory, uid, gids):
+    """The first path that keeps user ``uid`` from creating files in ``directory``, or None."""
+    blocked = unreadable(directory, uid, gids)
+    if blocked:
+        return blocked
+    if not _allowed(os.stat(directory), uid, gids, stat.S_IWOTH | stat.S_IXOTH):
+        return directory
+    return None
+
+
 def _allowed(st, uid, gids, need_other_bits):
     if uid == 0:
         return True

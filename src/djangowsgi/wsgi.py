@@ -2,7 +2,7 @@
 import ast
 import os
 
-from djangowsgi import render
+from djangowsgi import lifecycle, render
 from djangowsgi.files import make_directory, write_if_changed
 from djangowsgi.project import ProjectRecipe
 
@@ -13,6 +13,8 @@ DJANGO_APPLICATION = (
 
 
 class Recipe(ProjectRecipe):
+    script_description = "the WSGI script"
+
     def __init__(self, buildout, name, options):
         super().__init__(buildout, name, options)
         self.application = self.part.callable_name("application")
@@ -20,6 +22,7 @@ class Recipe(ProjectRecipe):
         self.script = os.path.join(self.directory, name + ".wsgi")
         options["directory"] = self.directory
         self.setup()
+        lifecycle.claim(self.directory)
 
     def write(self):
         if self.application:
@@ -30,12 +33,26 @@ class Recipe(ProjectRecipe):
         # The directory holds the script alone, so Apache can grant it and nothing else.
         make_directory(self.directory)
         write_if_changed(self.script, content, mode=0o644)
-        return [self.directory]
+        return []  # see lifecycle.py
+
+
+def uninstall(name, options):
+    lifecycle.remove_unclaimed(options.get("directory"))
 
 
 def script_python_path(script):
     """The sys.path entries a WSGI script written by this recipe prepends
     (for checks by other recipes); [] for a script written by hand."""
+    return script_list(script, "paths")
+
+
+def script_environment_files(script):
+    """The environment files a WSGI script written by this recipe reads."""
+    return script_list(script, "environment_files")
+
+
+def script_list(script, variable):
+    """The list of strings assigned to ``variable`` in a generated script."""
     try:
         with open(script, encoding="utf-8") as f:
             tree = ast.parse(f.read())
@@ -48,7 +65,7 @@ def script_python_path(script):
         if node.targets[0].id == "base" and isinstance(node.value, ast.Call) and node.value.args:
             if isinstance(node.value.args[0], ast.Name):  # base = os.path.dirname(base)
                 base = os.path.dirname(base)
-        if node.targets[0].id == "paths" and isinstance(node.value, ast.List):
+        if node.targets[0].id == variable and isinstance(node.value, ast.List):
             paths = []
             for item in node.value.elts:
                 if isinstance(item, ast.Constant):

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from djangowsgi.runtime import writable
+
 USAGE = """usage: {prog} COMMAND
 
   start       start the server; wait until it answers
@@ -31,7 +33,10 @@ def main(server, args):
     if len(args) != 1 or args[0] not in COMMANDS:
         sys.stderr.write(USAGE.format(prog=prog))
         return 2
-    return COMMANDS[args[0]](as_called(server, sys.argv[0]))
+    server = as_called(server, sys.argv[0])
+    if args[0] in ("start", "restart", "graceful", "reload", "foreground") and os.geteuid() == 0:
+        writable.give(server.get("writable", []), server["user"], server["group"])
+    return COMMANDS[args[0]](server)
 
 
 def as_called(server, script):
@@ -54,9 +59,14 @@ def as_called(server, script):
             return server
     except OSError:
         return server
-    return {key: called_from + "/" + value[len(built_in):]
-            if isinstance(value, str) and value.startswith(built_in) else value
-            for key, value in server.items()}
+
+    def seen(value):
+        if isinstance(value, list):
+            return [seen(v) for v in value]
+        if isinstance(value, str) and value.startswith(built_in):
+            return called_from + "/" + value[len(built_in):]
+        return value
+    return {key: seen(value) for key, value in server.items()}
 
 
 def apache(server, *args, **kwargs):

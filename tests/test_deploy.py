@@ -1,6 +1,7 @@
 """djangowsgi:deploy against real sshd servers on 127.0.0.2-4, each host with its
 own base directory and its own self-contained Apache on its own address."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -366,3 +367,38 @@ def test_bad_input_fails_at_build_time(project, test_hosts, options, message):
     finally:
         project.configure(test_hosts)
     assert "djangowsgi part [deploy]" in error and message in error, error
+
+
+def stylesheet_of(test_hosts, address):
+    body = page(test_hosts, address)[1]
+    return re.search(r'href="(/static/coleman/style\.[0-9a-f]{12}\.css)"', body).group(1)
+
+
+def fetch(test_hosts, address, path):
+    with urllib.request.urlopen(test_hosts.url(address, path), timeout=20) as response:
+        return response.status, response.read().decode()
+
+
+def test_deploy_with_changed_css_keeps_every_page_styled(project, test_hosts):
+    """Under load: the old page's stylesheet answers 200 all along, and so does the
+    stylesheet of whatever page a host serves at that moment; afterwards the new one."""
+    old = {a: stylesheet_of(test_hosts, a) for a in ADDRESSES}
+    style = project.directory / "example" / "coleman" / "static" / "coleman" / "style.css"
+    style.write_text(style.read_text() + "\nh1 { color: teal; }\n")
+    project.commit("teal headings")
+
+    def old_stylesheet(address):
+        return lambda: (address, fetch(test_hosts, address, old[address])[0])
+
+    def page_and_its_stylesheet(address):
+        return lambda: (address, fetch(test_hosts, address, stylesheet_of(test_hosts, address))[0])
+
+    requests = [old_stylesheet(a) for a in ADDRESSES] + [page_and_its_stylesheet(a) for a in ADDRESSES]
+    with LoadLoop(requests, limit=20000, seconds=300, pause=0.02) as load:
+        project.deploy("deploy")
+    assert len(load.results) > 30
+    assert load.failures == []
+    for address in ADDRESSES:
+        new = stylesheet_of(test_hosts, address)
+        assert new != old[address]
+        assert "teal" in fetch(test_hosts, address, new)[1]

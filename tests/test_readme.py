@@ -1,8 +1,10 @@
 """The complete buildout.cfg of README.rst, built for a project that is not the example."""
+import os
 import re
+import subprocess
 import textwrap
 
-from conftest import REPO, SHARED, call_wsgi
+from conftest import BUILDOUT, REPO, SHARED, call_wsgi
 
 MYSITE = {
     "setup.py": """
@@ -15,11 +17,11 @@ MYSITE = {
         SECRET_KEY = "readme-test"
         ALLOWED_HOSTS = ["localhost"]
         ROOT_URLCONF = "mysite.urls"
-        INSTALLED_APPS = ["django.contrib.staticfiles", "mysite"]
+        INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.staticfiles", "mysite"]
         STATIC_URL = "/static/"
         STATIC_ROOT = os.path.join(os.environ["MYSITE_VAR_DIR"], "static")
         DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                                 "NAME": os.path.join(os.environ["MYSITE_VAR_DIR"], "db.sqlite3")}}
+                                 "NAME": os.path.join(os.environ["MYSITE_VAR_DIR"], "db", "db.sqlite3")}}
         """,
     "mysite/static/mysite.css": "body { color: teal; }\n",
     "mysite/urls.py": """
@@ -38,26 +40,33 @@ def readme_buildout_cfg():
 
 
 def test_readme_buildout_cfg_builds_and_serves_another_project(buildout):
+    # The layout the README asks for: the project, and a checkout of djangowsgi beside it.
+    project = buildout.path("mysite")
+    project.mkdir()
+    os.symlink(REPO, buildout.path("djangowsgi"))
     for name, text in MYSITE.items():
-        path = buildout.path(name)
+        path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    buildout.path("var").mkdir()
-    buildout.path("readme.cfg").write_text(readme_buildout_cfg())
-    # Only what a user has and this checkout lacks: the recipe from this checkout
-    # instead of PyPI, and the shared test caches.
-    buildout.path("buildout.cfg").write_text(textwrap.dedent(f"""\
+    (project / "buildout.cfg").write_text(readme_buildout_cfg())
+    # Only the shared test caches differ from what a user has.
+    (project / "local.cfg").write_text(textwrap.dedent(f"""\
         [buildout]
-        extends = readme.cfg
-        develop = {REPO} .
+        extends = buildout.cfg
         eggs-directory = {SHARED / 'eggs'}
         download-cache = {SHARED / 'downloads'}
         """))
-    buildout.run()
-    assert "System check identified no issues" in buildout.bin("django", "check").stdout
-    assert buildout.path("var", "static", "mysite.css").exists()  # collectstatic = true ran
-    status, body, path = call_wsgi(buildout.path("parts", "wsgi", "wsgi.wsgi"))
+    result = subprocess.run([str(BUILDOUT), "-N", "-c", "local.cfg"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    django = project / "bin" / "django"
+    check = subprocess.run([str(django), "check"], cwd=project, capture_output=True, text=True)
+    assert "System check identified no issues" in check.stdout
+    assert (project / "var" / "static" / "mysite.css").exists()  # collectstatic = true ran
+    assert subprocess.run([str(django), "migrate", "--noinput"], cwd=project).returncode == 0
+    assert (project / "var" / "db" / "db.sqlite3").exists()  # in a writable directory
+    status, body, path = call_wsgi(project / "parts" / "wsgi" / "wsgi.wsgi")
     assert status == "200 OK" and body.strip() == "Hello from mysite"
     # mysite is a develop egg beside this recipe's: the recipe must not come along.
-    assert str(REPO / "src") not in path and str(buildout.path("develop-eggs")) not in path
-    assert path[0] == str(buildout.directory)
+    assert str(REPO / "src") not in path and str(project / "develop-eggs") not in path
+    assert not any(p.startswith(str(buildout.path("djangowsgi"))) for p in path)
+    assert path[0] == str(project)

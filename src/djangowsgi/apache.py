@@ -256,7 +256,6 @@ class Recipe:
         if os.path.exists(self.wsgi_script):
             needed.append(("wsgi-script", self.wsgi_script))
             needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
-            needed += [("wsgi-script", p) for p in script_environment_files(self.wsgi_script)]
         elif installing:
             raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
         for option, path in needed:
@@ -264,6 +263,11 @@ class Recipe:
             if blocked:
                 raise part.error(option, f"user {self.user} cannot read {path}: {blocked} is not readable "
                                          f"or enterable for it (check its mode, e.g. a 0700 home directory)")
+        if os.path.exists(self.wsgi_script):
+            for path in script_environment_files(self.wsgi_script):
+                if system.unreadable(path, self.uid, self.gids):
+                    raise part.error("wsgi-script", f"user {self.user} cannot read the WSGI script's environment "
+                                                    f"file {path}: chgrp {self.group} {path} && chmod 0640 {path}")
 
     def _configtest(self):
         """Check the new configuration before it replaces the last good one (with

@@ -306,6 +306,10 @@ def package_wheel(venv):
     shutil.rmtree(dist, ignore_errors=True)
     run(venv / "bin" / "pip", "wheel", "-q", "--no-deps", "-w", dist, REPO, stdout=subprocess.DEVNULL)
     shutil.rmtree(REPO / "build", ignore_errors=True)
+    # The reference recipe beside it: the builds below use no other index (a
+    # new machine's download cache does not hold it yet).
+    run(venv / "bin" / "pip", "download", "-q", "--no-deps", "-d", dist, "djangorecipe==2.2.1",
+        stdout=subprocess.DEVNULL)
     return dist
 
 

@@ -8,8 +8,11 @@ live under /var/tmp. Every test buildout shares one eggs directory and one
 download cache there, so Django is fetched once per machine.
 """
 import hashlib
+import http.client
 import os
+import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +46,9 @@ djangowsgi = 0.1.0.dev0
 PREREQUISITES = {
     SYSTEM_PYTHON: "python3 (Debian's)",
     "/usr/sbin/apache2": "apache2",
+    "/usr/sbin/apache2ctl": "apache2",
+    "/usr/sbin/a2ensite": "apache2",
+    "/usr/sbin/useradd": "passwd",
     "/usr/lib/apache2/modules/mod_wsgi.so": "libapache2-mod-wsgi-py3",
     "/usr/bin/openssl": "openssl",
     "/usr/sbin/sshd": "openssh-server",
@@ -150,6 +156,79 @@ def shared_cache():
     for path in (SHARED, SHARED / "eggs", SHARED / "downloads"):
         os.chmod(path, 0o755)
     return SHARED
+
+
+class SystemApache:
+    """Debian's apache2 with its configuration in a private APACHE_CONFDIR and
+    private run, lock and log directories, listening on one loopback port."""
+
+    def __init__(self, root):
+        self.root = root
+        self.confdir = root / "apache2"
+        shutil.copytree("/etc/apache2", self.confdir, symlinks=True)
+        for name in ("run", "lock", "log"):
+            (root / name).mkdir(mode=0o755)
+        with open(self.confdir / "envvars", "a") as f:
+            f.write(f"\nexport APACHE_RUN_DIR={root}/run\nexport APACHE_PID_FILE={root}/run/apache2.pid\n"
+                    f"export APACHE_LOCK_DIR={root}/lock\nexport APACHE_LOG_DIR={root}/log\n")
+        self.port = free_port()
+        (self.confdir / "ports.conf").write_text(f"Listen 127.0.0.1:{self.port}\n")
+        for site in (self.confdir / "sites-enabled").iterdir():
+            site.unlink()
+        # APACHE_STARTED_BY_SYSTEMD: apache2ctl start runs apache2 itself, never systemctl.
+        self.env = {**os.environ, "APACHE_CONFDIR": str(self.confdir), "APACHE_STARTED_BY_SYSTEMD": "1"}
+
+    def ctl(self, command):
+        return subprocess.run(["apache2ctl", command], env=self.env, capture_output=True, text=True, check=True)
+
+    @property
+    def pid(self):
+        return int((self.root / "run" / "apache2.pid").read_text())
+
+    def daemons(self, user):
+        """pids of the system Apache's children running as ``user``."""
+        uid = pwd.getpwnam(user).pw_uid
+        found = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+            except OSError:
+                continue
+            if (int(status["PPid"]) == self.pid and int(status["Uid"].split()[0]) == uid
+                    and status["State"].split()[0] != "Z"):
+                found.add(int(pid))
+        return found
+
+    def get(self, host, path="/"):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        try:
+            connection.request("GET", path, headers={"Host": host})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+
+def make_account(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+
+
+@pytest.fixture(scope="session")
+def system_apache():
+    server = SystemApache(world_readable_directory(TEST_ROOT, "system-apache-"))
+    server.ctl("start")
+    yield server
+    pid = server.pid
+    if subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True).returncode:
+        os.kill(pid, signal.SIGTERM)  # a configuration it can no longer read
+    deadline = time.monotonic() + 20
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,11 +29,11 @@ def application(environ, start_response):
 '''
 
 
-def site_config(port, apache=None, parts="coleman wsgi apache"):
+def site_config(port, apache=None, parts="coleman wsgi apache", environment=""):
     project = {
         "eggs": "coleman",
         "settings": "coleman.settings",
-        "environment": "COLEMAN_VAR_DIR=${buildout:directory}/var",
+        "environment": "COLEMAN_VAR_DIR=${buildout:directory}/var\n" + environment,
     }
     common = {key: f"${{project:{key}}}" for key in project}
     apache_options = {
@@ -155,8 +155,8 @@ def test_project_tree_and_script_source_are_not_served(site, path):
 def test_daemon_mode_answers_from_a_mod_wsgi_daemon(site):
     _, headers, _ = site.get("/")
     pid = int(headers["X-Pid"])
-    assert headers["X-Process-Group"] == "apache"
-    assert cmdline(pid).startswith("(wsgi:apache)")
+    assert headers["X-Process-Group"] == "localhost"  # process-group: the server-name by default
+    assert cmdline(pid).startswith("(wsgi:localhost)")
     apache_parent = int(site.buildout.path("var", "run", "apache", "httpd.pid").read_text())
     assert parent_of(pid) == apache_parent
 
@@ -245,7 +245,8 @@ def test_stop_leaves_no_process_behind(new_buildout):
 def test_embedded_mode(new_buildout):
     site = Site(new_buildout("apache-embedded"), free_port(), {"mode": "embedded"})
     vhost = site.buildout.path("parts", "apache", "vhost.conf").read_text()
-    assert "WSGIDaemonProcess" not in vhost and "WSGIPythonHome" in vhost
+    httpd_conf = site.buildout.path("parts", "apache", "httpd.conf").read_text()
+    assert "WSGIDaemonProcess" not in vhost and "WSGIPythonHome" in httpd_conf
     site.ctl("start")
     try:
         status, headers, body = site.get("/")
@@ -320,6 +321,9 @@ BAD_INPUTS = [
     ({"mode": "threaded"}, "option mode: 'threaded' is not one of daemon, embedded"),
     ({"apache-version": "2.0"}, "option apache-version: '2.0' is not one of 2.4, 2.2"),
     ({"socket-prefix": "/var/tmp/" + "x" * 90 + "/wsgi"}, "is too long for the daemon's socket"),
+    ({"process-group": "my site"}, "option process-group: 'my site' is not a plain name"),
+    ({"server": "system", "mode": "embedded"}, "option mode: embedded would run the site in every child"),
+    ({"server": "apache2"}, "option server: 'apache2' is not one of self-contained, system"),
 ]
 
 

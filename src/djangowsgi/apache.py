@@ -1,4 +1,5 @@
 """Recipe ``djangowsgi:apache``: vhost.conf, a self-contained httpd.conf and bin/<part>."""
+import hashlib
 import os
 import re
 import subprocess
@@ -37,7 +38,13 @@ LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debu
 )
 HOSTNAME = r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
 ACCOUNT = r"[A-Za-z_][A-Za-z0-9_.-]*"
-PLAIN = r"[A-Za-z0-9_.%{}:@+-]+"
+PLAIN = r"[A-Za-z0-9_.%{}:@+()~-]+"
+GROUP = r"[A-Za-z0-9_.-]+"
+# mod_wsgi cuts a daemon's display name to the length of Apache's argv[0]:
+# /usr/sbin/apache2 under Debian's apache2ctl, and for bin/<part>.
+DISPLAY_LIMIT = len("/usr/sbin/apache2")
+# The socket prefix for the system Apache: the same for every site (its run directory).
+SYSTEM_SOCKET_PREFIX = "${APACHE_RUN_DIR}/wsgi"
 
 
 class Recipe:
@@ -45,15 +52,26 @@ class Recipe:
         self.buildout, self.name, self.options = buildout, name, options
         part = self.part = PartOptions(buildout, name, options)
         directory = buildout["buildout"]["directory"]
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-            raise part.error("(section name)", f"{name!r} is not a plain name for a mod_wsgi process group")
 
         self.wsgi_script = part.absolute_path("wsgi-script", required=True)
         self.server_name = part.apache_value("server-name", part.required("server-name"), HOSTNAME, "a host name")
         self.server_aliases = [part.apache_value("server-aliases", a, HOSTNAME, "a host name")
                                for a in part.lines("server-aliases")]
-        self.host, self.port = part.listen("listen", "127.0.0.1:8000")
+        self.server = part.choice("server", "self-contained", ("self-contained", "system"))
+        self.system = self.server == "system"
+        if self.system:
+            listen = "*:443" if part.get("ssl-certificate") else "*:80"
+        else:
+            listen = "127.0.0.1:8000"
+        self.host, self.port = part.listen("listen", listen)
         self.mode = part.choice("mode", "daemon", ("daemon", "embedded"))
+        if self.system and self.mode == "embedded":
+            raise part.error("mode", "embedded would run the site in every child of the system Apache, with one "
+                                     "Python for all its sites: use mode = daemon with server = system")
+        self.process_group = part.apache_value(
+            "process-group", part.get("process-group", self.server_name.replace("*", "_")), GROUP,
+            "a plain name (letters, digits, '.', '_', '-')")
+        self.confdir = part.absolute_path("apache-confdir", os.environ.get("APACHE_CONFDIR") or "/etc/apache2")
         self.preload = part.boolean("preload", True)
         self.apache_version = part.choice("apache-version", "2.4", ("2.4", "2.2"))
 
@@ -72,8 +90,10 @@ class Recipe:
         self.threads = part.integer("threads", DEFAULT_THREADS, 1, 1000)
         self.timeouts = [(key, part.integer(key, default, 0)) for key, default in DAEMON_TIMEOUTS]
         self.limits = [(key, part.integer(key, 0, 0)) for key in DAEMON_LIMITS]
-        self.display_name = part.apache_value("display-name", part.get("display-name", "%{GROUP}"),
-                                              PLAIN, "a plain name")
+        self.display_name = part.apache_value(
+            "display-name", part.get("display-name", default_display_name(self.process_group)), PLAIN,
+            "a plain name")
+        self.shown_name = self.display_name.replace("%{GROUP}", f"(wsgi:{self.process_group})")
         self.lang = part.apache_value("lang", part.get("lang", "C.UTF-8"), PLAIN, "a locale name")
         self.locale = part.apache_value("locale", part.get("locale", self.lang), PLAIN, "a locale name")
         self.umask = part.apache_value("umask", part.get("umask", "0022"), r"0?[0-7]{3}", "an octal umask like 0022")
@@ -114,14 +134,18 @@ class Recipe:
             raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
                                               f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")
         self.vhost = os.path.join(self.directory, "vhost.conf")
+        self.server_conf = os.path.join(self.directory, "wsgi-server.conf")
         self.httpd_conf = os.path.join(self.directory, "httpd.conf")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         options["vhost"] = self.vhost
-        options["httpd-conf"] = self.httpd_conf
+        options["wsgi-server-conf"] = self.server_conf
+        options["httpd-conf"] = "" if self.system else self.httpd_conf
         options["script"] = self.script
         options["url"] = self.url
         self.writable = self._writable()
         lifecycle.claim(self.directory, self.script)
+        if self.system:
+            self._check_unique_on_system()
         self._check_files(installing=False)
 
     # -- reading options ---------------------------------------------------------
@@ -198,6 +222,23 @@ class Recipe:
                                             f"{self.mod_wsgi} embeds the one in {embedded[1]}: make the "
                                             f"virtualenv with {embedded[1]}/bin/python3")
 
+    def _check_unique_on_system(self):
+        """Another site enabled on the system Apache with this process group (or
+        one that ps shows as this one) would break the server or this site's reload."""
+        ours = {self.vhost, self.served(self.vhost)}
+        shown = self.shown_name[:DISPLAY_LIMIT]
+        for path, chain, group, display in system.enabled_daemon_groups(self.confdir):
+            if ours & set(chain):
+                continue
+            if group == self.process_group:
+                raise self.part.error("process-group", f"{group!r} is already the process group of {path} "
+                                                       f"({chain[-1]}) on the system Apache: give this site a "
+                                                       f"process-group of its own")
+            if display and display[:DISPLAY_LIMIT] == shown:
+                raise self.part.error("display-name", f"{shown!r} is already how ps shows the daemons of {group!r} "
+                                                      f"({path}) on the system Apache: give this site a "
+                                                      f"display-name of its own")
+
     @property
     def url(self):
         scheme = "https" if self.ssl else "http"
@@ -216,8 +257,13 @@ class Recipe:
         if self.check:
             self._configtest()
         self._make_writable()
+        write_if_changed(self.server_conf, self.render_server_conf())
         write_if_changed(self.vhost, self.render_vhost())
-        write_if_changed(self.httpd_conf, self.render_httpd_conf(self.vhost))
+        if self.system:
+            if os.path.exists(self.httpd_conf):
+                os.unlink(self.httpd_conf)  # from a build with server = self-contained
+        else:
+            write_if_changed(self.httpd_conf, self.render_httpd_conf(self.vhost))
         write_if_changed(self.script, self.render_control_script(), mode=0o755)
         return []  # see lifecycle.py
 
@@ -263,11 +309,29 @@ class Recipe:
             if blocked:
                 raise part.error(option, f"user {self.user} cannot read {path}: {blocked} is not readable "
                                          f"or enterable for it (check its mode, e.g. a 0700 home directory)")
+        if self.system:
+            self._check_apache_children_read(needed)
         if os.path.exists(self.wsgi_script):
             for path in script_environment_files(self.wsgi_script):
                 if system.unreadable(path, self.uid, self.gids):
                     raise part.error("wsgi-script", f"user {self.user} cannot read the WSGI script's environment "
                                                     f"file {path}: chgrp {self.group} {path} && chmod 0640 {path}")
+
+    def _check_apache_children_read(self, needed):
+        """On the system Apache, its children (not the site's daemons) serve the
+        static files and look for the WSGI script."""
+        user = system.apache_envvar(self.confdir, "APACHE_RUN_USER", "www-data")
+        group = system.apache_envvar(self.confdir, "APACHE_RUN_GROUP", user)
+        try:
+            uid, gids = system.account(user, group)
+        except system.NoAccount:
+            return
+        for option, path in needed:
+            if option == "aliases" or path == self.wsgi_script:
+                blocked = system.unreadable(path, uid, gids)
+                if blocked:
+                    raise self.part.error(option, f"the system Apache's user {user} cannot read {path}: {blocked} "
+                                                  f"is not readable or enterable for it")
 
     def _configtest(self):
         """Check the new configuration before it replaces the last good one (with
@@ -308,14 +372,7 @@ class Recipe:
 
         def a(path):
             return render.apache(served(path))
-        group = self.name
-        server_scope = [f"WSGISocketPrefix {a(self.socket_prefix)}",
-                        "WSGISocketRotation Off"]
-        if self.mode == "daemon":
-            server_scope.append("WSGIRestrictEmbedded On")
-        else:
-            server_scope.append(f"WSGIPythonHome {a(self.python_home)}")
-
+        group = self.process_group
         lines = [f"ServerName {render.apache(self.server_name)}"]
         lines += [f"ServerAlias {render.apache(alias)}" for alias in self.server_aliases]
         lines += [
@@ -367,13 +424,24 @@ class Recipe:
         return render.template(
             "vhost.conf.in",
             part=self.name,
-            vhost=served(self.vhost),
-            modules_hint=" ssl" if self.ssl else "",
-            server_scope="\n".join(server_scope),
+            site=self.process_group,
             port=self.port,
             virtual_host=render.indent("\n".join(lines), 4),
             redirect=self._redirect_vhost(),
         )
+
+    def render_server_scope(self, socket_prefix, served=None):
+        """mod_wsgi's settings for the whole server (not for one site)."""
+        lines = [f"WSGISocketPrefix {socket_prefix}", "WSGISocketRotation Off"]
+        if self.mode == "daemon":
+            lines.append("WSGIRestrictEmbedded On")
+        else:
+            lines.append(f"WSGIPythonHome {render.apache((served or self.served)(self.python_home))}")
+        return "\n".join(lines)
+
+    def render_server_conf(self):
+        """wsgi-server.conf: the server scope for the system Apache, the same for every site."""
+        return render.template("wsgi-server.conf.in", server_scope=self.render_server_scope(SYSTEM_SOCKET_PREFIX))
 
     def _daemon_options(self):
         options = [
@@ -453,6 +521,7 @@ class Recipe:
             load_modules="\n".join(load),
             listen="\n".join(listen),
             deny_all=render.indent(self._access(False), 4),
+            server_scope=self.render_server_scope(a(self.socket_prefix), served),
             vhost=a(vhost),
         )
 
@@ -470,15 +539,27 @@ class Recipe:
             url=self.url,
             host=self.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
             port=self.port,
-            process_group=self.name,
-            display_name=self.display_name.replace("%{GROUP}", f"(wsgi:{self.name})"),
+            server=self.server,
+            process_group=self.process_group,
+            display_name=self.shown_name,
             mode=self.mode,
             processes=self.processes,
             graceful_timeout=dict(self.timeouts)["graceful-timeout"],
             writable=self.writable,
             user=self.user,
             group=self.group,
+            run_directory=self.run_directory,
+            config_directory=self.directory,
         )
+        if self.system:
+            server.update(
+                confdir=self.confdir,
+                site=self.process_group,
+                server_name=self.server_name,
+                vhost=self.served(self.vhost),
+                server_conf=self.server_conf,
+                modules=self.system_modules(),
+            )
         package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
         return render.template(
             "apachectl.in",
@@ -487,6 +568,26 @@ class Recipe:
             package_path=render.python_string(package),
             server=render.python_value(server),
         )
+
+
+    def system_modules(self):
+        """What a2enmod enables on the system Apache for this site."""
+        modules = ["wsgi", "alias", "mime", "authz_core", "authz_host"]
+        if self.ssl:
+            modules += ["ssl", "socache_shmcb"]
+        if self.ssl and self.ssl["hsts"] is not None:
+            modules.append("headers")
+        return modules
+
+
+def default_display_name(group):
+    """``(wsgi:<group>)``, or when ps would cut that (DISPLAY_LIMIT), the start of
+    the group and a digest of all of it: unique, and whole in ps."""
+    name = f"(wsgi:{group})"
+    if len(name) <= DISPLAY_LIMIT:
+        return name
+    digest = hashlib.sha256(group.encode()).hexdigest()[:4]
+    return f"(wsgi:{group[:DISPLAY_LIMIT - 12]}~{digest})"
 
 
 def uninstall(name, options):

@@ -89,8 +89,9 @@ def apache(value):
 
 
 def apache_option(key, value):
-    """A ``key=value`` option of a mod_wsgi directive, quoted as a whole if needed."""
-    return apache(f"{key}={value}")
+    """A ``key=value`` option of a mod_wsgi directive: mod_wsgi reads a quoted value,
+    not a quoted option."""
+    return f"{key}={apache(value)}"
 
 
 def apache_format(value):

@@ -154,3 +154,50 @@ def _allowed(st, uid, gids, need_other_bits):
         shift = 0
     need = need_other_bits << shift
     return st.st_mode & need == need
+
+
+# -- the system Apache (Debian's layout: sites-enabled, envvars) -------------------
+
+DAEMON_DIRECTIVE = re.compile(r"^[ \t]*WSGIDaemonProcess[ \t]+(\S+)(.*)$", re.MULTILINE | re.IGNORECASE)
+DISPLAY_NAME = re.compile(r"""(?:^|\s)display-name=["']?([^\s"']+)""")
+
+
+def link_chain(path):
+    """``path`` and each path its symlinks lead to, one link at a time."""
+    chain = [path]
+    while os.path.islink(chain[-1]) and len(chain) < 40:
+        chain.append(os.path.normpath(os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1]))))
+    return chain
+
+
+def enabled_daemon_groups(confdir):
+    """(site file, its link chain, group, display name or None) of every
+    WSGIDaemonProcess in the system Apache's sites-enabled."""
+    directory = os.path.join(confdir, "sites-enabled")
+    found = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        path = os.path.join(directory, name)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue  # a broken link: the site's buildout is gone
+        for match in DAEMON_DIRECTIVE.finditer(text):
+            group = match.group(1).strip("\"'")
+            display = DISPLAY_NAME.search(match.group(2))
+            display = display.group(1) if display else None
+            if display == "%{GROUP}":
+                display = f"(wsgi:{group})"
+            found.append((path, link_chain(path), group, display))
+    return found
+
+
+def apache_envvar(confdir, name, default):
+    """A value the system Apache's envvars file exports, e.g. APACHE_RUN_USER."""
+    try:
+        with open(os.path.join(confdir, "envvars"), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return default
+    values = re.findall(rf"^\s*export\s+{name}=['\"]?([^'\"\s]+)", text, re.MULTILINE)
+    return values[-1] if values else default

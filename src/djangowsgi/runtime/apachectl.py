@@ -5,13 +5,12 @@ no system configuration is involved.
 """
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
-from djangowsgi.runtime import writable
+from djangowsgi.runtime import daemons, writable
+from djangowsgi.runtime.daemons import alive, children
 
 USAGE = """usage: {prog} COMMAND
 
@@ -30,10 +29,13 @@ WAIT = 15.0  # seconds for the server to come up or go away
 
 def main(server, args):
     prog = os.path.basename(sys.argv[0])
+    server = as_called(server, sys.argv[0])
+    if server.get("server") == "system":
+        from djangowsgi.runtime import system_apache
+        return system_apache.main(server, args, prog)
     if len(args) != 1 or args[0] not in COMMANDS:
         sys.stderr.write(USAGE.format(prog=prog))
         return 2
-    server = as_called(server, sys.argv[0])
     if args[0] in ("start", "restart", "graceful", "reload", "foreground") and os.geteuid() == 0:
         writable.give(server.get("writable", []), server["user"], server["group"])
     return COMMANDS[args[0]](server)
@@ -92,12 +94,7 @@ def answers(server):
 
 
 def wait_for(condition, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+    return daemons.wait_for(condition, timeout)
 
 
 def error_log_tail(server, lines=20):
@@ -176,14 +173,10 @@ def graceful(server):
 
 
 def reload(server):
-    """Restart the mod_wsgi daemon processes of this part alone, one at a time.
-
-    SIGUSR1 is mod_wsgi's graceful restart of a daemon process: it stops taking
-    new requests, finishes those it has (up to graceful-timeout) and exits;
-    Apache starts a new one, which preloads the application. One daemon at a
-    time, so that the others keep answering meanwhile (with one process, requests
-    wait on the daemon socket instead). Embedded mode has no daemons, and a
-    changed Apache configuration needs Apache to read it: both are a graceful.
+    """Restart the mod_wsgi daemon processes of this part alone, one at a time
+    (see daemons.restart_one_at_a_time; with one process, requests wait on the
+    daemon socket meanwhile). Embedded mode has no daemons, and a changed Apache
+    configuration needs Apache to read it: both are a graceful restart.
     """
     pid = running_pid(server)
     if not pid:
@@ -192,34 +185,27 @@ def reload(server):
         return graceful(server)
     # Right after a start or a graceful restart, some daemons may still be starting.
     wait_for(lambda: len(daemon_processes(server, pid)) == server["processes"])
-    daemons = daemon_processes(server, pid)
-    if not daemons:
+    if not daemon_processes(server, pid):
         return graceful(server)
     if config_digest(server) != remembered_config(server):
         print("The Apache configuration changed since the server read it: graceful restart.")
         return graceful(server)
-    replaced = set()
-    for daemon in daemons:
-        try:
-            os.kill(daemon, signal.SIGUSR1)
-        except ProcessLookupError:
-            continue
-        replaced.add(daemon)
+    return reload_daemons(server, pid)
 
-        def back():
-            now = daemon_processes(server, pid)
-            return daemon not in now and len(now) >= server["processes"]
 
-        if not wait_for(back, timeout=WAIT + server["graceful_timeout"]):
-            return failed(server, f"The mod_wsgi daemon process {daemon} did not restart.")
-    print(f"Reloaded {len(replaced)} mod_wsgi daemon process(es) of {server['process_group']}, one at a time.")
+def reload_daemons(server, parent):
+    restarted, stuck = daemons.restart_one_at_a_time(parent, server["display_name"], server["processes"],
+                                                     WAIT + server["graceful_timeout"])
+    if stuck:
+        return failed(server, f"The mod_wsgi daemon process {stuck} did not restart.")
+    print(f"Reloaded {restarted} mod_wsgi daemon process(es) of {server['process_group']}, one at a time.")
     return 0
 
 
 def config_digest(server):
     """A digest of the configuration files (httpd.conf and what lies beside it)."""
     digest = hashlib.sha256()
-    directory = os.path.dirname(server["config"])
+    directory = server["config_directory"]
     for name in sorted(os.listdir(directory)):
         if name.endswith(".conf"):
             with open(os.path.join(directory, name), "rb") as f:
@@ -228,7 +214,7 @@ def config_digest(server):
 
 
 def _digest_file(server):
-    return os.path.join(os.path.dirname(server["pid_file"]), "config.sha256")
+    return os.path.join(server["run_directory"], "config.sha256")
 
 
 def remember_config(server):
@@ -266,52 +252,8 @@ def foreground(server):
     os.execv(server["httpd"], [server["httpd"], "-f", server["config"], "-DFOREGROUND"])
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _state(pid) != "Z"
-
-
-def _state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
-
-
-def children(parent):
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent and fields[0] != "Z":
-            found.append(int(name))
-    return found
-
-
 def daemon_processes(server, parent):
-    """mod_wsgi daemons of this part: children of Apache named display-name."""
-    found = []
-    for pid in children(parent):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                # mod_wsgi writes the display name over argv, padded with spaces.
-                name = f.read().replace(b"\0", b" ").decode(errors="replace").split(" ")[0]
-        except OSError:
-            continue
-        if name == server["display_name"]:
-            found.append(pid)
-    return found
+    return daemons.daemon_processes(parent, server["display_name"])
 
 
 COMMANDS = {

@@ -1,0 +1,211 @@
+"""bin/<part> of a site served by the machine's own Apache (``server = system``).
+
+The site is one of several on that Apache: ``reload`` restarts this site's
+daemons alone, and only ``install``, ``graceful`` and ``uninstall`` touch the
+whole server. Debian's tools do the work (a2ensite, a2enconf, a2enmod,
+apache2ctl), all with ``APACHE_CONFDIR`` set to the part's apache-confdir.
+"""
+import os
+import subprocess
+import sys
+
+from djangowsgi.files import write_if_changed
+from djangowsgi.runtime import apachectl, daemons
+
+USAGE = """usage: {prog} COMMAND
+
+This site is served by the system Apache ({confdir}).
+
+  install     (root) enable the site and the mod_wsgi server settings, check
+              the configuration, then restart the system Apache gracefully
+  reload      restart this site's mod_wsgi daemons alone, one at a time
+              (root or the site's user {user})
+  graceful    (root) restart the system Apache gracefully: every site's daemons
+  status      say whether the site is enabled and its daemons run
+  configtest  check the system Apache's whole configuration
+  uninstall   (root) disable the site, then restart the system Apache gracefully
+"""
+
+SERVER_CONF = "djangowsgi"  # conf-available/djangowsgi.conf: the same for every site
+
+
+def main(server, args, prog):
+    if len(args) != 1 or args[0] not in COMMANDS:
+        sys.stderr.write(USAGE.format(prog=prog, confdir=server["confdir"], user=server["user"]))
+        if len(args) == 1 and args[0] in ("start", "stop", "restart", "foreground"):
+            sys.stderr.write(f"\n'{args[0]}' is the system Apache's: use systemctl {args[0]} apache2 "
+                             f"(or apache2ctl).\n")
+        return 2
+    return COMMANDS[args[0]](server)
+
+
+def _environment(server):
+    return {**os.environ, "APACHE_CONFDIR": server["confdir"]}
+
+
+def tool(server, *command):
+    return subprocess.run(command, env=_environment(server), capture_output=True, text=True)
+
+
+def envvar(server, name):
+    """A value from the system Apache's envvars file (APACHE_PID_FILE, ...)."""
+    script = f'. "$APACHE_CONFDIR/envvars" >/dev/null 2>&1; printf %s "${name}"'
+    return tool(server, "/bin/sh", "-c", script).stdout.strip()
+
+
+def running_pid(server):
+    try:
+        with open(envvar(server, "APACHE_PID_FILE") or "/var/run/apache2/apache2.pid") as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if daemons.alive(pid) else None
+
+
+def _site_link(server):
+    return os.path.join(server["confdir"], "sites-available", server["site"] + ".conf")
+
+
+def _enabled(server):
+    return os.path.exists(os.path.join(server["confdir"], "sites-enabled", server["site"] + ".conf"))
+
+
+def _ours(path, server):
+    return os.path.islink(path) and os.readlink(path) == server["vhost"]
+
+
+def _failed(message, output=""):
+    sys.stderr.write(message.rstrip() + "\n")
+    if output.strip():
+        sys.stderr.write(output.rstrip() + "\n")
+    return 1
+
+
+def _need_root(command):
+    if os.geteuid() != 0:
+        return _failed(f"{command} changes the system Apache: run it as root (sudo).")
+    return 0
+
+
+def install(server):
+    if _need_root("install"):
+        return 1
+    link = _site_link(server)
+    if os.path.lexists(link) and not _ours(link, server):
+        return _failed(f"{link} exists and is not a link to {server['vhost']}: another site uses the name "
+                       f"{server['site']} (remove it, or set process-group in buildout.cfg)")
+    with open(server["server_conf"], encoding="utf-8") as f:
+        write_if_changed(os.path.join(server["confdir"], "conf-available", SERVER_CONF + ".conf"), f.read())
+    created = not os.path.lexists(link)
+    if created:
+        os.symlink(server["vhost"], link)
+    steps = [("a2enmod", "-q", *server["modules"]), ("a2enconf", "-q", SERVER_CONF),
+             ("a2ensite", "-q", server["site"]), ("apache2ctl", "configtest")]
+    for step in steps:
+        result = tool(server, *step)
+        if result.returncode:
+            tool(server, "a2dissite", "-q", server["site"])
+            if created:
+                os.unlink(link)
+            return _failed(f"{' '.join(step)} failed; the site is not enabled:", result.stdout + result.stderr)
+    if not running_pid(server):
+        print(f"Enabled {server['site']}; the system Apache is not running: start it (systemctl start apache2).")
+        return 0
+    return graceful(server, done=f"Enabled {server['site']}")
+
+
+def graceful(server, done="Restarted the system Apache gracefully"):
+    if _need_root("graceful"):
+        return 1
+    pid = running_pid(server)
+    if not pid:
+        return _failed("The system Apache is not running: start it (systemctl start apache2).")
+    before = set(_daemons(server))
+    result = tool(server, "apache2ctl", "graceful")
+    if result.returncode:
+        return _failed("apache2ctl graceful failed:", result.stdout + result.stderr)
+    if _enabled(server):
+        def renewed():
+            now = set(_daemons(server))
+            return len(now) == server["processes"] and not now & before
+
+        wait = apachectl.WAIT + server["graceful_timeout"]
+        if server["mode"] == "daemon" and not daemons.wait_for(renewed, wait):
+            return _failed(f"The daemons of {server['site']} did not start within {wait:.0f} s: "
+                           f"see {server['error_log']}")
+        apachectl.remember_config(server)
+    print(f"{done} ({server['url']}, Host: {server['server_name']}).")
+    return 0
+
+
+def _daemons(server):
+    pid = running_pid(server)
+    return daemons.daemon_processes(pid, server["display_name"]) if pid else []
+
+
+def reload(server):
+    pid = running_pid(server)
+    if not pid:
+        return _failed("The system Apache is not running: start it (systemctl start apache2).")
+    if not _enabled(server):
+        return _failed(f"{server['site']} is not enabled on the system Apache: run {sys.argv[0]} install as root.")
+    if apachectl.config_digest(server) != apachectl.remembered_config(server):
+        print(f"The configuration of {server['site']} changed since the system Apache read it: graceful "
+              f"restart of the system Apache (every site's daemons restart).")
+        return graceful(server)
+    daemons.wait_for(lambda: len(_daemons(server)) == server["processes"], apachectl.WAIT)
+    if not _daemons(server):
+        return _failed(f"No mod_wsgi daemon of {server['site']} ({server['display_name']}) runs under the "
+                       f"system Apache (pid {pid}): see {server['error_log']}")
+    return apachectl.reload_daemons(server, pid)
+
+
+def status(server):
+    pid = running_pid(server)
+    if not pid:
+        print("The system Apache is not running.")
+        return 3
+    if not _enabled(server):
+        print(f"The system Apache runs (pid {pid}); {server['site']} is not enabled.")
+        return 3
+    found = _daemons(server)
+    answering = apachectl.answers(server)
+    print(f"Enabled on the system Apache (pid {pid}), {len(found)} mod_wsgi daemon process(es) of "
+          f"{server['site']}, at {server['url']} (Host: {server['server_name']}), "
+          f"{'answering' if answering else 'NOT answering'}.")
+    return 0 if answering and (found or server["mode"] != "daemon") else 1
+
+
+def configtest(server):
+    result = tool(server, "apache2ctl", "configtest")
+    sys.stdout.write(result.stdout + result.stderr)
+    return result.returncode
+
+
+def uninstall(server):
+    if _need_root("uninstall"):
+        return 1
+    link = _site_link(server)
+    enabled = _enabled(server)
+    if enabled:
+        result = tool(server, "a2dissite", "-q", server["site"])
+        if result.returncode:
+            return _failed("a2dissite failed:", result.stdout + result.stderr)
+    if _ours(link, server):
+        os.unlink(link)
+    if enabled and running_pid(server):
+        result = tool(server, "apache2ctl", "graceful")
+        if result.returncode:
+            return _failed("apache2ctl graceful failed:", result.stdout + result.stderr)
+    print(f"Disabled {server['site']}." if enabled else f"{server['site']} was not enabled.")
+    return 0
+
+
+COMMANDS = {
+    "install": install,
+    "reload": reload,
+    "graceful": graceful,
+    "status": status,
+    "configtest": configtest,
+    "uninstall": uninstall,
+}

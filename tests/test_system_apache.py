@@ -1,0 +1,161 @@
+"""Several sites on one system Apache (Debian's apache2 and its tools, run in a
+private copy of /etc/apache2), each built by its own buildout and served by
+daemons running as its own account; and names too long for ps."""
+import os
+import pwd
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import LoadLoop, free_port, make_account
+from test_apache import PID_APP, site_config
+from test_project_recipes import one_line_error
+
+ACCOUNTS = {"alpha.example": "djwsgi-alpha", "beta.example": "djwsgi-beta"}
+
+
+def uid_of_process(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("Uid:")).split()[1])
+
+
+def system_site_config(apache, server_name, **options):
+    return site_config(apache.port, {
+        "server": "system",
+        "apache-confdir": str(apache.confdir),
+        "listen": f"*:{apache.port}",
+        "server-name": server_name,
+        "user": ACCOUNTS.get(server_name, "www-data"),
+        "writable": "var/db",
+        **options,
+    }, environment=f"COLEMAN_ALLOWED_HOSTS={server_name}")
+
+
+@pytest.fixture(scope="module")
+def apache(system_apache):
+    for account in ACCOUNTS.values():
+        make_account(account)
+    yield system_apache
+    for account in ACCOUNTS.values():
+        subprocess.run(["userdel", "--force", account], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def sites(apache, new_buildout):
+    """alpha.example and beta.example, built by two buildouts, both with the part
+    name [apache], enabled with bin/apache install; beta has a stylesheet of its own."""
+    built = {}
+    for server_name in ACCOUNTS:
+        buildout = new_buildout(server_name.split(".")[0])
+        lib = buildout.path("lib")
+        lib.mkdir()
+        (lib / "pidapp.py").write_text(PID_APP)
+        if server_name == "beta.example":
+            css = buildout.example / "coleman" / "static" / "coleman" / "style.css"
+            css.write_text(css.read_text() + "\n/* beta's own */\n")
+        buildout.build(system_site_config(apache, server_name))
+        buildout.bin("coleman", "migrate", "--noinput")
+        result = buildout.bin("apache", "install")
+        assert f"Enabled {server_name}" in result.stdout
+        built[server_name] = buildout
+    yield built
+    for buildout in built.values():
+        buildout.bin("apache", "uninstall", check=False)
+
+
+def test_each_site_answers_by_name_from_its_own_account(apache, sites):
+    for server_name, account in ACCOUNTS.items():
+        status, headers, body = apache.get(server_name)
+        assert status == 200 and "Welcome to Coleman" in body
+        assert headers["X-Process-Group"] == server_name
+        assert uid_of_process(int(headers["X-Pid"])) == pwd.getpwnam(account).pw_uid
+        status, _, css = apache.get(server_name, "/static/coleman/style.css")
+        assert status == 200 and ("beta's own" in css) == (server_name == "beta.example")
+        status_line = sites[server_name].bin("apache", "status").stdout
+        assert "Enabled on the system Apache" in status_line and "answering" in status_line
+        assert f"{len(apache.daemons(account))} mod_wsgi daemon process(es)" in status_line
+
+
+def test_server_scope_is_one_file_shared_by_every_site(apache, sites):
+    alpha, beta = (sites[name].path("parts", "apache") for name in ACCOUNTS)
+    shared = (apache.confdir / "conf-available" / "djangowsgi.conf").read_text()
+    assert (alpha / "wsgi-server.conf").read_text() == (beta / "wsgi-server.conf").read_text() == shared
+    assert "WSGISocketPrefix ${APACHE_RUN_DIR}/wsgi" in shared
+    assert any(name.startswith("wsgi.") for name in os.listdir(apache.root / "run"))
+    for vhost in (alpha / "vhost.conf", beta / "vhost.conf"):
+        assert "WSGISocketPrefix" not in vhost.read_text()
+    assert not (alpha / "httpd.conf").exists()
+
+
+def test_reload_of_one_site_leaves_the_other_alone(apache, sites):
+    alpha_before = apache.daemons(ACCOUNTS["alpha.example"])
+    beta_before = apache.daemons(ACCOUNTS["beta.example"])
+    assert alpha_before and beta_before
+
+    def page(host):
+        return lambda: (host, apache.get(host)[0])
+    with LoadLoop([page("alpha.example"), page("beta.example")], limit=4000, seconds=60, settle=0.5) as load:
+        result = sites["alpha.example"].bin("apache", "reload")
+    assert "Reloaded" in result.stdout and "graceful" not in result.stdout
+    assert load.failures == [] and len(load.results) > 20
+    assert apache.daemons(ACCOUNTS["beta.example"]) == beta_before
+    alpha_after = apache.daemons(ACCOUNTS["alpha.example"])
+    assert len(alpha_after) == len(alpha_before) and not alpha_after & alpha_before
+    _, headers, _ = apache.get("alpha.example")
+    assert int(headers["X-Pid"]) in alpha_after
+
+
+def test_removing_a_site_leaves_the_other_answering(apache, sites):
+    alpha = sites.pop("alpha.example")
+    result = alpha.bin("apache", "uninstall")
+    assert "Disabled alpha.example" in result.stdout
+    shutil.rmtree(alpha.directory)
+    assert sorted(os.listdir(apache.confdir / "sites-enabled")) == ["beta.example.conf"]
+    for _ in range(20):
+        status, headers, _ = apache.get("beta.example")
+        assert status == 200 and headers["X-Process-Group"] == "beta.example"
+    assert sites["beta.example"].bin("apache", "status").returncode == 0
+
+
+# -- names longer than ps shows, on the self-contained server ------------------------
+
+LONG_PART = "apache-long-part-name"
+LONG_SERVER_NAME = "www.a-long-site-name.example"
+
+
+@pytest.fixture(scope="module")
+def long_names(new_buildout):
+    buildout = new_buildout("long-names")
+    lib = buildout.path("lib")
+    lib.mkdir()
+    (lib / "pidapp.py").write_text(PID_APP)
+    port = free_port()
+    config = site_config(port, {"server-name": LONG_SERVER_NAME},
+                         environment=f"COLEMAN_ALLOWED_HOSTS={LONG_SERVER_NAME}")
+    buildout.build(config.replace("[apache]", f"[{LONG_PART}]").replace("coleman wsgi apache",
+                                                                          f"coleman wsgi {LONG_PART}"))
+    buildout.bin("coleman", "migrate", "--noinput")
+    yield buildout
+    buildout.bin(LONG_PART, "stop", check=False)
+
+
+def test_long_part_and_server_names(long_names):
+    assert "Started" in long_names.bin(LONG_PART, "start").stdout
+    status = long_names.bin(LONG_PART, "status").stdout
+    assert "answering" in status and " 0 mod_wsgi" not in status and "daemon process(es)" in status, status
+    result = long_names.bin(LONG_PART, "reload")
+    assert "Reloaded" in result.stdout and "graceful" not in result.stdout, result.stdout
+    pid = int(long_names.path("var", "run", LONG_PART, "httpd.pid").read_text())
+    shown = [line.split()[0] for line in subprocess.run(["ps", "-o", "args=", "--ppid", str(pid)],
+                                                         capture_output=True, text=True).stdout.splitlines()]
+    assert any(name.startswith("(wsgi:www.a~") and name.endswith(")") for name in shown), shown
+    long_names.bin(LONG_PART, "stop")
+
+
+def test_a_process_group_in_use_is_refused_at_build_time(apache, sites, long_names):
+    """The third buildout: long_names, now for the system Apache."""
+    long_names.write(system_site_config(apache, "gamma.example", **{"process-group": "beta.example"}))
+    error = one_line_error(long_names.run(check=False))
+    assert "djangowsgi part [apache], option process-group: 'beta.example' is already the process group" in error
+    assert "sites-enabled/beta.example.conf" in error

@@ -69,6 +69,7 @@ def site_config(develop):
 recipe = djangowsgi:apache
 wsgi-script = ${{wsgi:script}}
 server-name = localhost
+process-group = {name}
 listen = 127.0.0.1:{port}
 aliases = /static/ ${{buildout:directory}}/var/static/
 {extra}

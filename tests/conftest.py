@@ -64,6 +64,10 @@ def pytest_sessionstart(session):
     if missing:
         pytest.exit(f"missing prerequisites: {', '.join(missing)} (`make test` installs them)", returncode=3)
     make_test_virtualenv()
+    # buildout runs `pip install -e` for each develop egg on every run; in an
+    # isolated build environment that is about 4 s an egg, without one 0.3 s.
+    # Half of every test buildout's run time; the recipes' behaviour is the same.
+    os.environ["PIP_NO_BUILD_ISOLATION"] = "0"
 
 
 def make_test_virtualenv():

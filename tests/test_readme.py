@@ -116,5 +116,10 @@ def test_readme_system_cfg_serves_the_site_from_the_system_apache(project, syste
         removed = subprocess.run([bin_apache, "uninstall"], env=env, capture_output=True, text=True)
         assert "Disabled www.mysite.example" in removed.stdout
         assert "Hello from mysite" not in system_apache.get("www.mysite.example")[2]
+        # A deploy's reload, as root, of a site not enabled yet installs it.
+        reloaded = subprocess.run([bin_apache, "reload"], env=env, capture_output=True, text=True)
+        assert "installing it" in reloaded.stdout and "Enabled www.mysite.example" in reloaded.stdout
+        assert system_apache.get("www.mysite.example")[2] == "Hello from mysite"
+        subprocess.run([bin_apache, "uninstall"], env=env, check=True, capture_output=True)
     finally:
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)

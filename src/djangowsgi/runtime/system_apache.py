@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from djangowsgi.files import write_if_changed
-from djangowsgi.runtime import apachectl, daemons
+from djangowsgi.runtime import apachectl, daemons, writable
 
 USAGE = """usage: {prog} COMMAND
 
@@ -19,7 +19,8 @@ This site is served by the system Apache ({confdir}).
   install     (root) enable the site and the mod_wsgi server settings, check
               the configuration, then restart the system Apache gracefully
   reload      restart this site's mod_wsgi daemons alone, one at a time
-              (root or the site's user {user})
+              (root or the site's user {user}); as root, install a site
+              that is not enabled yet
   graceful    (root) restart the system Apache gracefully: every site's daemons
   status      say whether the site is enabled and its daemons run
   configtest  check the system Apache's whole configuration
@@ -36,6 +37,8 @@ def main(server, args, prog):
             sys.stderr.write(f"\n'{args[0]}' is the system Apache's: use systemctl {args[0]} apache2 "
                              f"(or apache2ctl).\n")
         return 2
+    if args[0] in ("install", "reload", "graceful") and os.geteuid() == 0:
+        writable.give(server.get("writable", []), server["user"], server["group"])
     return COMMANDS[args[0]](server)
 
 
@@ -130,7 +133,7 @@ def graceful(server, done="Restarted the system Apache gracefully"):
             return len(now) == server["processes"] and not now & before
 
         wait = apachectl.WAIT + server["graceful_timeout"]
-        if server["mode"] == "daemon" and not daemons.wait_for(renewed, wait):
+        if not daemons.wait_for(renewed, wait):
             return _failed(f"The daemons of {server['site']} did not start within {wait:.0f} s: "
                            f"see {server['error_log']}")
         apachectl.remember_config(server)
@@ -148,6 +151,9 @@ def reload(server):
     if not pid:
         return _failed("The system Apache is not running: start it (systemctl start apache2).")
     if not _enabled(server):
+        if os.geteuid() == 0:  # the first deploy of a site
+            print(f"{server['site']} is not enabled on the system Apache yet: installing it.")
+            return install(server)
         return _failed(f"{server['site']} is not enabled on the system Apache: run {sys.argv[0]} install as root.")
     if apachectl.config_digest(server) != apachectl.remembered_config(server):
         print(f"The configuration of {server['site']} changed since the system Apache read it: graceful "
@@ -173,7 +179,7 @@ def status(server):
     print(f"Enabled on the system Apache (pid {pid}), {len(found)} mod_wsgi daemon process(es) of "
           f"{server['site']}, at {server['url']} (Host: {server['server_name']}), "
           f"{'answering' if answering else 'NOT answering'}.")
-    return 0 if answering and (found or server["mode"] != "daemon") else 1
+    return 0 if answering and found else 1
 
 
 def configtest(server):

@@ -4,7 +4,6 @@ import os
 import re
 import ssl
 import subprocess
-import time
 
 import pytest
 
@@ -324,6 +323,7 @@ BAD_INPUTS = [
     ({"process-group": "my site"}, "option process-group: 'my site' is not a plain name"),
     ({"server": "system", "mode": "embedded"}, "option mode: embedded would run the site in every child"),
     ({"server": "apache2"}, "option server: 'apache2' is not one of self-contained, system"),
+    ({"server": "system", "apache-confdir": "etc/apache2"}, "option apache-confdir: 'etc/apache2' is not an absolute"),
 ]
 
 

@@ -1,270 +1,47 @@
-"""Recipe ``djangowsgi:apache``: vhost.conf, a self-contained httpd.conf and bin/<part>."""
-import hashlib
+"""Recipe ``djangowsgi:apache``: vhost.conf, wsgi-server.conf, a self-contained
+httpd.conf and bin/<part>. Options are read in apache_site.py, files rendered in
+apache_config.py."""
 import os
-import re
 import subprocess
-import sys
 
 from zc.buildout import UserError
 
-import djangowsgi
-from djangowsgi import lifecycle, render, system
+from djangowsgi import apache_config, lifecycle, system
+from djangowsgi.apache_site import ApacheSite
 from djangowsgi.files import make_directory, write_if_changed
-from djangowsgi.options import PartOptions
 from djangowsgi.runtime import writable
-from djangowsgi.wsgi import script_environment_files, script_python_path
-
-# mod_wsgi-express's values, written out so that a reader of vhost.conf sees them.
-DAEMON_TIMEOUTS = (
-    ("queue-timeout", 45),
-    ("socket-timeout", 60),
-    ("connect-timeout", 15),
-    ("request-timeout", 60),
-    ("startup-timeout", 15),
-    ("deadlock-timeout", 60),
-    ("graceful-timeout", 15),
-    ("shutdown-timeout", 5),
-)
-# Off unless set (0 is mod_wsgi's "never").
-DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
-# From bench/run.py on 2 CPUs (README, "Benchmarks"): the page is CPU-bound,
-# and threads beyond a few only fight over the GIL (15 threads: 0.6x gunicorn;
-# 1 thread: 0.9x). A process a CPU; 3 threads leave room for requests waiting
-# on a database or a remote service.
-DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
-DEFAULT_THREADS = 3
-LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug") + tuple(
-    f"trace{i}" for i in range(1, 9)
-)
-HOSTNAME = r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
-ACCOUNT = r"[A-Za-z_][A-Za-z0-9_.-]*"
-PLAIN = r"[A-Za-z0-9_.%{}:@+()~-]+"
-GROUP = r"[A-Za-z0-9_.-]+"
-# mod_wsgi cuts a daemon's display name to the length of Apache's argv[0]:
-# /usr/sbin/apache2 under Debian's apache2ctl, and for bin/<part>.
-DISPLAY_LIMIT = len("/usr/sbin/apache2")
-# The socket prefix for the system Apache: the same for every site (its run directory).
-SYSTEM_SOCKET_PREFIX = "${APACHE_RUN_DIR}/wsgi"
 
 
 class Recipe:
     def __init__(self, buildout, name, options):
-        self.buildout, self.name, self.options = buildout, name, options
-        part = self.part = PartOptions(buildout, name, options)
-        directory = buildout["buildout"]["directory"]
-
-        self.wsgi_script = part.absolute_path("wsgi-script", required=True)
-        self.server_name = part.apache_value("server-name", part.required("server-name"), HOSTNAME, "a host name")
-        self.server_aliases = [part.apache_value("server-aliases", a, HOSTNAME, "a host name")
-                               for a in part.lines("server-aliases")]
-        self.server = part.choice("server", "self-contained", ("self-contained", "system"))
-        self.system = self.server == "system"
-        if self.system:
-            listen = "*:443" if part.get("ssl-certificate") else "*:80"
-        else:
-            listen = "127.0.0.1:8000"
-        self.host, self.port = part.listen("listen", listen)
-        self.mode = part.choice("mode", "daemon", ("daemon", "embedded"))
-        if self.system and self.mode == "embedded":
-            raise part.error("mode", "embedded would run the site in every child of the system Apache, with one "
-                                     "Python for all its sites: use mode = daemon with server = system")
-        self.process_group = part.apache_value(
-            "process-group", part.get("process-group", self.server_name.replace("*", "_")), GROUP,
-            "a plain name (letters, digits, '.', '_', '-')")
-        self.confdir = part.absolute_path("apache-confdir", os.environ.get("APACHE_CONFDIR") or "/etc/apache2")
-        self.preload = part.boolean("preload", True)
-        self.apache_version = part.choice("apache-version", "2.4", ("2.4", "2.2"))
-
-        self.user = part.apache_value("user", part.get("user", system.default_user()), ACCOUNT, "a user name")
-        self.group = part.apache_value("group", part.get("group", system.primary_group(self.user)),
-                                       ACCOUNT, "a group name")
-        try:
-            self.uid, self.gids = system.account(self.user, self.group)
-        except system.NoAccount as e:
-            raise part.error(e.kind, str(e)) from None
-        if self.uid == 0:
-            raise part.error("user", f"{self.user!r} is root: mod_wsgi refuses to run a daemon as root; "
-                                     "name an unprivileged account such as www-data")
-
-        self.processes = part.integer("processes", DEFAULT_PROCESSES, 1, 1000)
-        self.threads = part.integer("threads", DEFAULT_THREADS, 1, 1000)
-        self.timeouts = [(key, part.integer(key, default, 0)) for key, default in DAEMON_TIMEOUTS]
-        self.limits = [(key, part.integer(key, 0, 0)) for key in DAEMON_LIMITS]
-        self.display_name = part.apache_value(
-            "display-name", part.get("display-name", default_display_name(self.process_group)), PLAIN,
-            "a plain name")
-        self.shown_name = self.display_name.replace("%{GROUP}", f"(wsgi:{self.process_group})")
-        self.lang = part.apache_value("lang", part.get("lang", "C.UTF-8"), PLAIN, "a locale name")
-        self.locale = part.apache_value("locale", part.get("locale", self.lang), PLAIN, "a locale name")
-        self.umask = part.apache_value("umask", part.get("umask", "0022"), r"0?[0-7]{3}", "an octal umask like 0022")
-        self.home = part.absolute_path("home", directory)
-        self.buildout_directory = directory
-        self.served_from = part.absolute_path("served-from", directory)
-        self.python_home = part.absolute_path("python-home", sys.prefix)
-
-        self.aliases = [self._alias(line) for line in part.lines("aliases")]
-        self.log_directory = os.path.join(directory, "var", "log", name)
-        self.error_log = part.absolute_path("error-log", os.path.join(self.log_directory, "error.log"))
-        self.access_log = part.absolute_path("access-log", os.path.join(self.log_directory, "access.log"))
-        self.log_level = part.choice("log-level", "warn", LOG_LEVELS)
-        self.log_format = part.get("log-format", "combined")
-        try:
-            render.apache_format(self.log_format)
-        except ValueError:
-            raise part.error("log-format", f"{self.log_format!r} holds a control character") from None
-
-        self.ssl = self._ssl()
-        self.extra = part.options.get("extra", "").strip("\n")
-        if "</VirtualHost" in self.extra or "<VirtualHost" in self.extra:
-            raise part.error("extra", "may not open or close a VirtualHost: it goes inside the part's own")
-
-        self.httpd = part.absolute_path("httpd", system.find_apache())
-        self.modules = part.absolute_path("modules-directory", system.find_modules_directory())
-        self.mod_wsgi = part.absolute_path("mod-wsgi", os.path.join(self.modules, "mod_wsgi.so"))
-        self.check = part.boolean("check", bool(self.httpd and os.path.exists(self.httpd)))
-        if self.check:
-            self._check_machine()
-
-        self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
-        self.run_directory = os.path.join(directory, "var", "run", name)
-        self.socket_prefix = part.absolute_path("socket-prefix", os.path.join(self.run_directory, "wsgi"))
-        # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
-        longest = len(self.served(self.socket_prefix).encode()) + len(f".4194304.u{self.uid}.999.sock")
-        if longest > 107:
-            raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
-                                              f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")
-        self.vhost = os.path.join(self.directory, "vhost.conf")
-        self.server_conf = os.path.join(self.directory, "wsgi-server.conf")
-        self.httpd_conf = os.path.join(self.directory, "httpd.conf")
-        self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
-        options["vhost"] = self.vhost
-        options["wsgi-server-conf"] = self.server_conf
-        options["httpd-conf"] = "" if self.system else self.httpd_conf
-        options["script"] = self.script
-        options["url"] = self.url
-        self.writable = self._writable()
-        lifecycle.claim(self.directory, self.script)
-        if self.system:
-            self._check_unique_on_system()
-        self._check_files(installing=False)
-
-    # -- reading options ---------------------------------------------------------
-
-    def _alias(self, line):
-        fields = line.split()
-        if len(fields) != 2 or not fields[0].startswith("/"):
-            raise self.part.error("aliases", f"{line!r} is not 'URL-PATH DIRECTORY', e.g. /static/ /srv/site/static")
-        url, path = (self.part.apache_value("aliases", f) for f in fields)
-        if not os.path.isabs(path):
-            raise self.part.error("aliases", f"{path!r} is not an absolute path")
-        path = os.path.normpath(path)
-        if url.endswith("/") and url != "/":
-            return url, path + "/"
-        return url.rstrip("/") or "/", path
-
-    def _writable(self):
-        """Directories the daemon writes (a SQLite database's, uploaded media)."""
-        directory = self.buildout_directory
-        found = []
-        for line in self.part.lines("writable"):
-            for path in line.split():
-                self.part.apache_value("writable", path)
-                path = os.path.normpath(os.path.join(directory, path))
-                code = [directory, self.wsgi_script, self.python_home, self.httpd_conf, self.script]
-                if any(c == path or c.startswith(path.rstrip("/") + "/") for c in code):
-                    raise self.part.error("writable", f"{path} holds the site's code or configuration: the "
-                                                      f"daemon must not be able to change it (name a directory "
-                                                      f"such as var/media)")
-                found.append(path)
-        return found
-
-    def _ssl(self):
-        part = self.part
-        certificate = part.absolute_path("ssl-certificate")
-        key = part.absolute_path("ssl-certificate-key")
-        chain = part.absolute_path("ssl-certificate-chain")
-        redirect = part.boolean("redirect-http", False)
-        hsts = part.integer("hsts", None, 0)
-        if bool(certificate) != bool(key):
-            given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
-                "ssl-certificate-key", "ssl-certificate")
-            raise part.error(missing, f"is required when {given} is given")
-        if not certificate:
-            for option, value in (("ssl-certificate-chain", chain), ("redirect-http", redirect), ("hsts", hsts)):
-                if value:
-                    raise part.error(option, "needs ssl-certificate and ssl-certificate-key")
-            return None
-        http_host, http_port = part.listen("http-listen", "80")
-        if redirect and http_port == self.port:
-            raise part.error("http-listen", f"port {http_port} is the HTTPS port of listen")
-        return dict(certificate=certificate, key=key, chain=chain, redirect=redirect,
-                    hsts=hsts, http_host=http_host, http_port=http_port)
-
-    def _check_machine(self):
-        """The most common mod_wsgi failure: a python-home of another Python."""
-        part = self.part
-        if not os.path.exists(self.mod_wsgi):
-            raise part.error("mod-wsgi", f"{self.mod_wsgi} does not exist: install mod_wsgi "
-                                         "(Debian: libapache2-mod-wsgi-py3) or set mod-wsgi to its path")
-        if not os.path.isdir(self.python_home):
-            raise part.error("python-home", f"{self.python_home} is not a directory")
-        embedded = system.mod_wsgi_python(self.mod_wsgi)
-        home = system.python_home_python(self.python_home)
-        if home is None:
-            raise part.error("python-home", f"{self.python_home} is neither a virtualenv nor a Python installation")
-        if embedded is None:
-            return
-        if home[0] != embedded[0]:
-            raise part.error("python-home", f"{self.python_home} runs Python {home[0]} but {self.mod_wsgi} "
-                                            f"embeds Python {embedded[0]}: build the buildout with that Python")
-        if embedded[1] and home[1] and os.path.realpath(home[1]) != os.path.realpath(embedded[1]):
-            raise part.error("python-home", f"{self.python_home} is made from the Python in {home[1]} but "
-                                            f"{self.mod_wsgi} embeds the one in {embedded[1]}: make the "
-                                            f"virtualenv with {embedded[1]}/bin/python3")
-
-    def _check_unique_on_system(self):
-        """Another site enabled on the system Apache with this process group (or
-        one that ps shows as this one) would break the server or this site's reload."""
-        ours = {self.vhost, self.served(self.vhost)}
-        shown = self.shown_name[:DISPLAY_LIMIT]
-        for path, chain, group, display in system.enabled_daemon_groups(self.confdir):
-            if ours & set(chain):
-                continue
-            if group == self.process_group:
-                raise self.part.error("process-group", f"{group!r} is already the process group of {path} "
-                                                       f"({chain[-1]}) on the system Apache: give this site a "
-                                                       f"process-group of its own")
-            if display and display[:DISPLAY_LIMIT] == shown:
-                raise self.part.error("display-name", f"{shown!r} is already how ps shows the daemons of {group!r} "
-                                                      f"({path}) on the system Apache: give this site a "
-                                                      f"display-name of its own")
-
-    @property
-    def url(self):
-        scheme = "https" if self.ssl else "http"
-        host = self.host if self.host not in (None, "*", "0.0.0.0") else "127.0.0.1"
-        return f"{scheme}://{host}:{self.port}/"
-
-    # -- install -----------------------------------------------------------------
+        self.name = name
+        site = self.site = ApacheSite(buildout, name, options)
+        options["vhost"] = site.vhost
+        options["wsgi-server-conf"] = site.server_conf
+        options["httpd-conf"] = "" if site.system else site.httpd_conf
+        options["script"] = site.script
+        options["url"] = site.url
+        lifecycle.claim(site.directory, site.script)
 
     def install(self):
-        self._check_files(installing=True)
-        for path in (self.log_directory, os.path.dirname(self.error_log), os.path.dirname(self.access_log)):
+        site = self.site
+        site.check_files(installing=True)
+        for path in (site.log_directory, os.path.dirname(site.error_log), os.path.dirname(site.access_log)):
             os.makedirs(path, exist_ok=True)
-        make_directory(self.run_directory)
-        make_directory(os.path.dirname(self.socket_prefix))
-        make_directory(self.directory)
-        if self.check:
+        make_directory(site.run_directory)
+        make_directory(os.path.dirname(site.socket_prefix))
+        make_directory(site.directory)
+        if site.check:
             self._configtest()
         self._make_writable()
-        write_if_changed(self.server_conf, self.render_server_conf())
-        write_if_changed(self.vhost, self.render_vhost())
-        if self.system:
-            if os.path.exists(self.httpd_conf):
-                os.unlink(self.httpd_conf)  # from a build with server = self-contained
+        write_if_changed(site.server_conf, apache_config.server_conf(site))
+        write_if_changed(site.vhost, apache_config.vhost(site))
+        if site.system:
+            if os.path.exists(site.httpd_conf):
+                os.unlink(site.httpd_conf)  # from a build with server = self-contained
         else:
-            write_if_changed(self.httpd_conf, self.render_httpd_conf(self.vhost))
-        write_if_changed(self.script, self.render_control_script(), mode=0o755)
+            write_if_changed(site.httpd_conf, apache_config.httpd_conf(site, site.vhost))
+        write_if_changed(site.script, apache_config.control_script(site), mode=0o755)
         return []  # see lifecycle.py
 
     update = install
@@ -272,80 +49,32 @@ class Recipe:
     def _make_writable(self):
         """Create the writable directories and give them to the daemon's account
         (as root), or check that the daemon can write them."""
-        for path in self.writable:
+        site = self.site
+        for path in site.writable:
             os.makedirs(path, exist_ok=True)
         if os.geteuid() == 0:
-            writable.give(self.writable, self.user, self.group)
+            writable.give(site.writable, site.user, site.group)
             return
-        for path in self.writable:
-            blocked = system.unwritable(path, self.uid, self.gids)
+        for path in site.writable:
+            blocked = system.unwritable(path, site.uid, site.gids)
             if blocked:
-                raise self.part.error("writable", f"user {self.user} cannot write {path} ({blocked} is in the "
-                                                  f"way): run buildout as root, or chown {self.user} {path}")
-
-    def _check_files(self, installing):
-        """Does what the daemon needs exist, and can its user read it? (A 0700 home
-        directory above the buildout is the usual trap.)
-
-        Checked when the part is read, so that bad input stops buildout before it
-        uninstalls anything, and again at install, when the parts before this one
-        have made their files (the WSGI script, a collectstatic directory).
-        """
-        part = self.part
-        inside = os.path.join(self.buildout["buildout"]["directory"], "")
-        needed = [("python-home", self.python_home)]
-        for url, path in self.aliases:
-            if os.path.isdir(path):
-                needed.append(("aliases", path))
-            elif installing or not path.startswith(inside):
-                raise part.error("aliases", f"directory {path} (for {url}) does not exist")
-        if os.path.exists(self.wsgi_script):
-            needed.append(("wsgi-script", self.wsgi_script))
-            needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
-        elif installing:
-            raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
-        for option, path in needed:
-            blocked = system.unreadable(path, self.uid, self.gids)
-            if blocked:
-                raise part.error(option, f"user {self.user} cannot read {path}: {blocked} is not readable "
-                                         f"or enterable for it (check its mode, e.g. a 0700 home directory)")
-        if self.system:
-            self._check_apache_children_read(needed)
-        if os.path.exists(self.wsgi_script):
-            for path in script_environment_files(self.wsgi_script):
-                if system.unreadable(path, self.uid, self.gids):
-                    raise part.error("wsgi-script", f"user {self.user} cannot read the WSGI script's environment "
-                                                    f"file {path}: chgrp {self.group} {path} && chmod 0640 {path}")
-
-    def _check_apache_children_read(self, needed):
-        """On the system Apache, its children (not the site's daemons) serve the
-        static files and look for the WSGI script."""
-        user = system.apache_envvar(self.confdir, "APACHE_RUN_USER", "www-data")
-        group = system.apache_envvar(self.confdir, "APACHE_RUN_GROUP", user)
-        try:
-            uid, gids = system.account(user, group)
-        except system.NoAccount:
-            return
-        for option, path in needed:
-            if option == "aliases" or path == self.wsgi_script:
-                blocked = system.unreadable(path, uid, gids)
-                if blocked:
-                    raise self.part.error(option, f"the system Apache's user {user} cannot read {path}: {blocked} "
-                                                  f"is not readable or enterable for it")
+                raise site.part.error("writable", f"user {site.user} cannot write {path} ({blocked} is in the "
+                                                  f"way): run buildout as root, or chown {site.user} {path}")
 
     def _configtest(self):
         """Check the new configuration before it replaces the last good one (with
         the buildout's own paths: served-from may not lead here yet)."""
-        candidate_vhost = os.path.join(self.directory, ".vhost.conf.check")
-        candidate_httpd = os.path.join(self.directory, ".httpd.conf.check")
+        site = self.site
+        candidate_vhost = os.path.join(site.directory, ".vhost.conf.check")
+        candidate_httpd = os.path.join(site.directory, ".httpd.conf.check")
         try:
             same = str
-            candidates = ((candidate_vhost, self.render_vhost(same)),
-                          (candidate_httpd, self.render_httpd_conf(candidate_vhost, same)))
+            candidates = ((candidate_vhost, apache_config.vhost(site, same)),
+                          (candidate_httpd, apache_config.httpd_conf(site, candidate_vhost, same)))
             for path, content in candidates:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(content)
-            result = subprocess.run([self.httpd, "-t", "-f", candidate_httpd], capture_output=True, text=True)
+            result = subprocess.run([site.httpd, "-t", "-f", candidate_httpd], capture_output=True, text=True)
         finally:
             for path in (candidate_vhost, candidate_httpd):
                 if os.path.exists(path):
@@ -353,241 +82,6 @@ class Recipe:
         if result.returncode:
             message = " ".join((result.stderr or result.stdout).split())
             raise UserError(f"djangowsgi part [{self.name}], option check: apache configtest failed: {message}")
-
-    # -- rendering ---------------------------------------------------------------
-
-    def _access(self, granted):
-        return render.apache_access(granted, self.apache_version)
-
-    def served(self, path):
-        """``path`` as Apache reaches it: through served-from when inside the buildout."""
-        inside = self.buildout_directory.rstrip("/")
-        if path == inside or path.startswith(inside + "/"):
-            return self.served_from + path[len(inside):]
-        return path
-
-    def render_vhost(self, served=None):
-        """vhost.conf; ``served`` maps the buildout's paths (default: through served-from)."""
-        served = served or self.served
-
-        def a(path):
-            return render.apache(served(path))
-        group = self.process_group
-        lines = [f"ServerName {render.apache(self.server_name)}"]
-        lines += [f"ServerAlias {render.apache(alias)}" for alias in self.server_aliases]
-        lines += [
-            "ServerSignature Off",
-            f"ErrorLog {a(self.error_log)}",
-            f"CustomLog {a(self.access_log)} {self._log_format()}",
-            f"LogLevel {self.log_level}",
-            "",
-        ]
-        if self.ssl:
-            lines += self._ssl_lines() + [""]  # certificates: absolute, outside any release
-        script_options = ["application-group=%{GLOBAL}"]
-        if self.mode == "daemon":
-            lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
-                render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in self._daemon_options()))
-            script_options.insert(0, f"process-group={render.apache(group)}")
-        # New code is loaded by an explicit reload, never because the script's mtime
-        # changed: a deploy switching "current" would otherwise restart a daemon in
-        # the middle of the requests that noticed it.
-        lines.append("WSGIScriptReloading Off")
-        if self.preload:
-            # process-group and application-group here make mod_wsgi load the
-            # application when a daemon process starts, not on its first request.
-            lines.append(f"WSGIScriptAlias / {a(self.wsgi_script)} " + " ".join(script_options))
-        else:
-            lines.append(f"WSGIScriptAlias / {a(self.wsgi_script)}")
-            if self.mode == "daemon":
-                lines.append(f"WSGIProcessGroup {render.apache(group)}")
-            lines.append("WSGIApplicationGroup %{GLOBAL}")
-        lines += [
-            f"<Directory {a(os.path.dirname(self.wsgi_script))}>",
-            f"    <Files {render.apache(os.path.basename(self.wsgi_script))}>",
-            render.indent(self._access(True), 8),
-            "    </Files>",
-            "</Directory>",
-        ]
-        for url, path in self.aliases:
-            lines += [
-                "",
-                f"Alias {render.apache(url)} {a(path)}",
-                f"<Directory {a(path.rstrip('/') or '/')}>",
-                "    Options None",
-                "    AllowOverride None",
-                render.indent(self._access(True), 4),
-                "</Directory>",
-            ]
-        if self.extra:
-            lines += ["", "# extra (from buildout.cfg)", self.extra]
-        return render.template(
-            "vhost.conf.in",
-            part=self.name,
-            site=self.process_group,
-            port=self.port,
-            virtual_host=render.indent("\n".join(lines), 4),
-            redirect=self._redirect_vhost(),
-        )
-
-    def render_server_scope(self, socket_prefix, served=None):
-        """mod_wsgi's settings for the whole server (not for one site)."""
-        lines = [f"WSGISocketPrefix {socket_prefix}", "WSGISocketRotation Off"]
-        if self.mode == "daemon":
-            lines.append("WSGIRestrictEmbedded On")
-        else:
-            lines.append(f"WSGIPythonHome {render.apache((served or self.served)(self.python_home))}")
-        return "\n".join(lines)
-
-    def render_server_conf(self):
-        """wsgi-server.conf: the server scope for the system Apache, the same for every site."""
-        return render.template("wsgi-server.conf.in", server_scope=self.render_server_scope(SYSTEM_SOCKET_PREFIX))
-
-    def _daemon_options(self):
-        options = [
-            ("user", self.user),
-            ("group", self.group),
-            ("processes", self.processes),
-            ("threads", self.threads),
-            ("display-name", self.display_name),
-            ("home", self.home),
-            ("python-home", self.python_home),
-            ("lang", self.lang),
-            ("locale", self.locale),
-            ("umask", self.umask),
-        ]
-        options += self.timeouts
-        options += [(key, value) for key, value in self.limits if value]
-        return options
-
-    def _log_format(self):
-        if " " not in self.log_format and "%" not in self.log_format:
-            return render.apache(self.log_format)  # a nickname such as combined
-        return render.apache_format(self.log_format)
-
-    def _ssl_lines(self):
-        a = render.apache
-        lines = [
-            "SSLEngine on",
-            f"SSLCertificateFile {a(self.ssl['certificate'])}",
-            f"SSLCertificateKeyFile {a(self.ssl['key'])}",
-        ]
-        if self.ssl["chain"]:
-            lines.append(f"SSLCertificateChainFile {a(self.ssl['chain'])}")
-        if self.ssl["hsts"] is not None:
-            lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % self.ssl['hsts'])}")
-        return lines
-
-    def _redirect_vhost(self):
-        if not (self.ssl and self.ssl["redirect"]):
-            return ""
-        a = render.apache
-        target = f"https://{self.server_name}" + ("" if self.port == 443 else f":{self.port}") + "/"
-        lines = [f"ServerName {a(self.server_name)}"]
-        lines += [f"ServerAlias {a(alias)}" for alias in self.server_aliases]
-        lines += [f"Redirect permanent / {a(target)}"]
-        body = render.indent("\n".join(lines), 4)
-        return f"\n<VirtualHost *:{self.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
-
-    def render_httpd_conf(self, vhost, served=None):
-        served = served or self.served
-
-        def a(path):
-            return render.apache(served(path))
-        modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
-        if self.apache_version == "2.2":
-            modules.append("access_compat")
-        if self.ssl:
-            modules += ["ssl", "socache_shmcb"]
-            if self.ssl["hsts"] is not None:
-                modules.append("headers")
-        load = [f"LoadModule {m}_module {render.apache(os.path.join(self.modules, f'mod_{m}.so'))}"
-                for m in modules]
-        load.append(f"LoadModule wsgi_module {render.apache(self.mod_wsgi)}")
-        listen = [f"Listen {self._listen(self.host, self.port)}" + (" https" if self.ssl else "")]
-        if self.ssl and self.ssl["redirect"]:
-            listen.append(f"Listen {self._listen(self.ssl['http_host'], self.ssl['http_port'])}")
-        return render.template(
-            "httpd.conf.in",
-            part=self.name,
-            server_root=a(self.directory),
-            pid_file=a(os.path.join(self.run_directory, "httpd.pid")),
-            run_dir=a(self.run_directory),
-            error_log=a(self.error_log),
-            log_level=self.log_level,
-            server_name=render.apache(self.server_name),
-            user=render.apache(self.user),
-            group=render.apache(self.group),
-            load_modules="\n".join(load),
-            listen="\n".join(listen),
-            deny_all=render.indent(self._access(False), 4),
-            server_scope=self.render_server_scope(a(self.socket_prefix), served),
-            vhost=a(vhost),
-        )
-
-    @staticmethod
-    def _listen(host, port):
-        return f"{host}:{port}" if host and host != "*" else str(port)
-
-    def render_control_script(self):
-        server = dict(
-            directory=self.buildout["buildout"]["directory"],
-            httpd=self.httpd or "apache2",
-            config=self.httpd_conf,
-            pid_file=os.path.join(self.run_directory, "httpd.pid"),
-            error_log=self.error_log,
-            url=self.url,
-            host=self.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
-            port=self.port,
-            server=self.server,
-            process_group=self.process_group,
-            display_name=self.shown_name,
-            mode=self.mode,
-            processes=self.processes,
-            graceful_timeout=dict(self.timeouts)["graceful-timeout"],
-            writable=self.writable,
-            user=self.user,
-            group=self.group,
-            run_directory=self.run_directory,
-            config_directory=self.directory,
-        )
-        if self.system:
-            server.update(
-                confdir=self.confdir,
-                site=self.process_group,
-                server_name=self.server_name,
-                vhost=self.served(self.vhost),
-                server_conf=self.server_conf,
-                modules=self.system_modules(),
-            )
-        package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
-        return render.template(
-            "apachectl.in",
-            python=sys.executable,
-            part=self.name,
-            package_path=render.python_string(package),
-            server=render.python_value(server),
-        )
-
-
-    def system_modules(self):
-        """What a2enmod enables on the system Apache for this site."""
-        modules = ["wsgi", "alias", "mime", "authz_core", "authz_host"]
-        if self.ssl:
-            modules += ["ssl", "socache_shmcb"]
-        if self.ssl and self.ssl["hsts"] is not None:
-            modules.append("headers")
-        return modules
-
-
-def default_display_name(group):
-    """``(wsgi:<group>)``, or when ps would cut that (DISPLAY_LIMIT), the start of
-    the group and a digest of all of it: unique, and whole in ps."""
-    name = f"(wsgi:{group})"
-    if len(name) <= DISPLAY_LIMIT:
-        return name
-    digest = hashlib.sha256(group.encode()).hexdigest()[:4]
-    return f"(wsgi:{group[:DISPLAY_LIMIT - 12]}~{digest})"
 
 
 def uninstall(name, options):

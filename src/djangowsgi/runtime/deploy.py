@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 import threading
 import time

@@ -1,0 +1,235 @@
+"""Rendering a djangowsgi:apache part's files from its ApacheSite: vhost.conf,
+wsgi-server.conf, httpd.conf and the control script. Values go through render.py."""
+import os
+import sys
+
+import djangowsgi
+from djangowsgi import render
+from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX
+
+
+def _access(site, granted):
+    return render.apache_access(granted, site.apache_version)
+
+
+def vhost(site, served=None):
+    """vhost.conf; ``served`` maps the buildout's paths (default: through served-from)."""
+    served = served or site.served
+
+    def a(path):
+        return render.apache(served(path))
+    group = site.process_group
+    lines = [f"ServerName {render.apache(site.server_name)}"]
+    lines += [f"ServerAlias {render.apache(alias)}" for alias in site.server_aliases]
+    lines += [
+        "ServerSignature Off",
+        f"ErrorLog {a(site.error_log)}",
+        f"CustomLog {a(site.access_log)} {_log_format(site)}",
+        f"LogLevel {site.log_level}",
+        "",
+    ]
+    if site.ssl:
+        lines += _ssl_lines(site) + [""]  # certificates: absolute, outside any release
+    script_options = ["application-group=%{GLOBAL}"]
+    if site.mode == "daemon":
+        lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
+            render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in _daemon_options(site)))
+        script_options.insert(0, f"process-group={render.apache(group)}")
+    # New code is loaded by an explicit reload, never because the script's mtime
+    # changed: a deploy switching "current" would otherwise restart a daemon in
+    # the middle of the requests that noticed it.
+    lines.append("WSGIScriptReloading Off")
+    if site.preload:
+        # process-group and application-group here make mod_wsgi load the
+        # application when a daemon process starts, not on its first request.
+        lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)} " + " ".join(script_options))
+    else:
+        lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)}")
+        if site.mode == "daemon":
+            lines.append(f"WSGIProcessGroup {render.apache(group)}")
+        lines.append("WSGIApplicationGroup %{GLOBAL}")
+    lines += [
+        f"<Directory {a(os.path.dirname(site.wsgi_script))}>",
+        f"    <Files {render.apache(os.path.basename(site.wsgi_script))}>",
+        render.indent(_access(site, True), 8),
+        "    </Files>",
+        "</Directory>",
+    ]
+    for url, path in site.aliases:
+        lines += [
+            "",
+            f"Alias {render.apache(url)} {a(path)}",
+            f"<Directory {a(path.rstrip('/') or '/')}>",
+            "    Options None",
+            "    AllowOverride None",
+            render.indent(_access(site, True), 4),
+            "</Directory>",
+        ]
+    if site.extra:
+        lines += ["", "# extra (from buildout.cfg)", site.extra]
+    return render.template(
+        "vhost.conf.in",
+        part=site.name,
+        site=site.process_group,
+        port=site.port,
+        virtual_host=render.indent("\n".join(lines), 4),
+        redirect=_redirect_vhost(site),
+    )
+
+
+def server_scope(site, socket_prefix, served=None):
+    """mod_wsgi's settings for the whole server (not for one site)."""
+    lines = [f"WSGISocketPrefix {socket_prefix}", "WSGISocketRotation Off"]
+    if site.mode == "daemon":
+        lines.append("WSGIRestrictEmbedded On")
+    else:
+        lines.append(f"WSGIPythonHome {render.apache((served or site.served)(site.python_home))}")
+    return "\n".join(lines)
+
+
+def server_conf(site):
+    """wsgi-server.conf: the server scope for the system Apache, the same for every site."""
+    return render.template("wsgi-server.conf.in", server_scope=server_scope(site, SYSTEM_SOCKET_PREFIX))
+
+
+def _daemon_options(site):
+    options = [
+        ("user", site.user),
+        ("group", site.group),
+        ("processes", site.processes),
+        ("threads", site.threads),
+        ("display-name", site.display_name),
+        ("home", site.home),
+        ("python-home", site.python_home),
+        ("lang", site.lang),
+        ("locale", site.locale),
+        ("umask", site.umask),
+    ]
+    options += site.timeouts
+    options += [(key, value) for key, value in site.limits if value]
+    return options
+
+
+def _log_format(site):
+    if " " not in site.log_format and "%" not in site.log_format:
+        return render.apache(site.log_format)  # a nickname such as combined
+    return render.apache_format(site.log_format)
+
+
+def _ssl_lines(site):
+    a = render.apache
+    lines = [
+        "SSLEngine on",
+        f"SSLCertificateFile {a(site.ssl['certificate'])}",
+        f"SSLCertificateKeyFile {a(site.ssl['key'])}",
+    ]
+    if site.ssl["chain"]:
+        lines.append(f"SSLCertificateChainFile {a(site.ssl['chain'])}")
+    if site.ssl["hsts"] is not None:
+        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % site.ssl['hsts'])}")
+    return lines
+
+
+def _redirect_vhost(site):
+    if not (site.ssl and site.ssl["redirect"]):
+        return ""
+    a = render.apache
+    target = f"https://{site.server_name}" + ("" if site.port == 443 else f":{site.port}") + "/"
+    lines = [f"ServerName {a(site.server_name)}"]
+    lines += [f"ServerAlias {a(alias)}" for alias in site.server_aliases]
+    lines += [f"Redirect permanent / {a(target)}"]
+    body = render.indent("\n".join(lines), 4)
+    return f"\n<VirtualHost *:{site.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
+
+
+def httpd_conf(site, vhost_path, served=None):
+    """httpd.conf of the self-contained server, including ``vhost_path``."""
+    served = served or site.served
+
+    def a(path):
+        return render.apache(served(path))
+    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
+    if site.apache_version == "2.2":
+        modules.append("access_compat")
+    if site.ssl:
+        modules += ["ssl", "socache_shmcb"]
+        if site.ssl["hsts"] is not None:
+            modules.append("headers")
+    load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
+            for m in modules]
+    load.append(f"LoadModule wsgi_module {render.apache(site.mod_wsgi)}")
+    listen = [f"Listen {_listen(site.host, site.port)}" + (" https" if site.ssl else "")]
+    if site.ssl and site.ssl["redirect"]:
+        listen.append(f"Listen {_listen(site.ssl['http_host'], site.ssl['http_port'])}")
+    return render.template(
+        "httpd.conf.in",
+        part=site.name,
+        server_root=a(site.directory),
+        pid_file=a(os.path.join(site.run_directory, "httpd.pid")),
+        run_dir=a(site.run_directory),
+        error_log=a(site.error_log),
+        log_level=site.log_level,
+        server_name=render.apache(site.server_name),
+        user=render.apache(site.user),
+        group=render.apache(site.group),
+        load_modules="\n".join(load),
+        listen="\n".join(listen),
+        deny_all=render.indent(_access(site, False), 4),
+        server_scope=server_scope(site, a(site.socket_prefix), served),
+        vhost=a(vhost_path),
+    )
+
+
+def _listen(host, port):
+    return f"{host}:{port}" if host and host != "*" else str(port)
+
+
+def control_script(site):
+    server = dict(
+        directory=site.buildout["buildout"]["directory"],
+        httpd=site.httpd or "apache2",
+        config=site.httpd_conf,
+        pid_file=os.path.join(site.run_directory, "httpd.pid"),
+        error_log=site.error_log,
+        url=site.url,
+        host=site.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
+        port=site.port,
+        server=site.server,
+        process_group=site.process_group,
+        display_name=site.shown_name,
+        mode=site.mode,
+        processes=site.processes,
+        graceful_timeout=dict(site.timeouts)["graceful-timeout"],
+        writable=site.writable,
+        user=site.user,
+        group=site.group,
+        run_directory=site.run_directory,
+        config_directory=site.directory,
+    )
+    if site.system:
+        server.update(
+            confdir=site.confdir,
+            site=site.process_group,
+            server_name=site.server_name,
+            vhost=site.served(site.vhost),
+            server_conf=site.server_conf,
+            modules=system_modules(site),
+        )
+    package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
+    return render.template(
+        "apachectl.in",
+        python=sys.executable,
+        part=site.name,
+        package_path=render.python_string(package),
+        server=render.python_value(server),
+    )
+
+
+def system_modules(site):
+    """What a2enmod enables on the system Apache for this site."""
+    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host"]
+    if site.ssl:
+        modules += ["ssl", "socache_shmcb"]
+    if site.ssl and site.ssl["hsts"] is not None:
+        modules.append("headers")
+    return modules

@@ -2,8 +2,12 @@
 import http.client
 import os
 import re
+import selectors
+import socket
 import ssl
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -158,6 +162,90 @@ def test_daemon_mode_answers_from_a_mod_wsgi_daemon(site):
     assert cmdline(pid).startswith("(wsgi:localhost)")
     apache_parent = int(site.buildout.path("var", "run", "apache", "httpd.pid").read_text())
     assert parent_of(pid) == apache_parent
+
+
+class SlowHeaders:
+    """``connections`` clients of a loopback server that send their request
+    headers one line every ``interval`` seconds and never finish them (the
+    "slowloris" attack), for at most ``seconds``. Records when the server closed
+    each of them."""
+
+    def __init__(self, port, connections, seconds, interval=2.0):
+        self.port, self.count, self.seconds, self.interval = port, connections, seconds, interval
+        self.selector = selectors.DefaultSelector()
+        self.open, self.closed = set(), []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        for _ in range(self.count):
+            client = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+            client.setblocking(False)
+            self.selector.register(client, selectors.EVENT_READ)
+            self.open.add(client)
+        self.thread.start()
+        return self
+
+    def _close(self, client):
+        self.closed.append(time.monotonic() - self.started)
+        self.selector.unregister(client)
+        self.open.discard(client)
+        client.close()
+
+    def run(self):
+        deadline = self.started + self.seconds
+        next_line = time.monotonic() + self.interval
+        while self.open and not self.stopping.is_set() and time.monotonic() < deadline:
+            for key, _ in self.selector.select(timeout=0.2):
+                try:
+                    key.fileobj.recv(4096)  # a 408, or the end of the connection
+                except OSError:
+                    pass
+                self._close(key.fileobj)
+            if time.monotonic() >= next_line:
+                next_line += self.interval
+                for client in list(self.open):
+                    try:
+                        client.send(b"X-Slow: 1\r\n")
+                    except OSError:
+                        self._close(client)
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+        for client in list(self.open):
+            client.close()
+
+
+def test_slow_header_clients_are_cut_off_and_the_page_still_answers(site):
+    """600 slow clients are more than Apache's stock 400 workers: without
+    mod_reqtimeout and enough workers the page would wait as long as they do."""
+    probes = []
+    with SlowHeaders(site.port, 600, seconds=30) as attack:
+        while time.monotonic() < attack.started + 24:
+            started = time.monotonic()
+            status = site.get("/", timeout=10)[0]
+            probes.append((status, time.monotonic() - started))
+            time.sleep(0.5)
+    assert len(probes) > 20 and all(status == 200 for status, _ in probes), probes
+    # header=10-20,MinRate=500: every one of them is closed after 10 to 20 s.
+    assert len(attack.closed) == 600 and max(attack.closed) < 22, sorted(attack.closed)[-5:]
+
+
+def test_body_over_max_body_size_gets_413_from_apache(site):
+    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=20)
+    try:
+        connection.putrequest("POST", "/", skip_host=True)
+        connection.putheader("Host", "localhost")
+        connection.putheader("Content-Length", str(200 * 1024 * 1024))  # max-body-size: 100M
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413
+        assert "X-Pid" not in dict(response.getheaders())  # the daemon never saw it
+    finally:
+        connection.close()
 
 
 def test_configtest_and_status(site):
@@ -323,6 +411,8 @@ BAD_INPUTS = [
     ({"process-group": "my site"}, "option process-group: 'my site' is not a plain name"),
     ({"server": "system", "mode": "embedded"}, "option mode: embedded would run the site in every child"),
     ({"server": "apache2"}, "option server: 'apache2' is not one of self-contained, system"),
+    ({"max-body-size": "lots"}, "option max-body-size: 'lots' is not a size like 100M"),
+    ({"request-read-timeout": "header=ten"}, "option request-read-timeout: 'header=ten' is not mod_reqtimeout's"),
     ({"server": "system", "apache-confdir": "etc/apache2"}, "option apache-confdir: 'etc/apache2' is not an absolute"),
 ]
 

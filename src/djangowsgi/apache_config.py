@@ -23,6 +23,7 @@ def vhost(site, served=None):
     lines += [f"ServerAlias {render.apache(alias)}" for alias in site.server_aliases]
     lines += [
         "ServerSignature Off",
+        f"LimitRequestBody {site.max_body_size}",
         f"ErrorLog {a(site.error_log)}",
         f"CustomLog {a(site.access_log)} {_log_format(site)}",
         f"LogLevel {site.log_level}",
@@ -149,6 +150,8 @@ def httpd_conf(site, vhost_path, served=None):
     def a(path):
         return render.apache(served(path))
     modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
+    if site.request_read_timeout:
+        modules.append("reqtimeout")
     if site.apache_version == "2.2":
         modules.append("access_compat")
     if site.ssl:
@@ -174,10 +177,40 @@ def httpd_conf(site, vhost_path, served=None):
         group=render.apache(site.group),
         load_modules="\n".join(load),
         listen="\n".join(listen),
+        edge=edge(site),
         deny_all=render.indent(_access(site, False), 4),
         server_scope=server_scope(site, a(site.socket_prefix), served),
         vhost=a(vhost_path),
     )
+
+
+def edge(site):
+    """httpd.conf's lines for slow clients, floods and request sizes."""
+    lines = ["Timeout 60"]
+    if site.request_read_timeout:
+        lines.append(f"RequestReadTimeout {site.request_read_timeout}")
+    lines += [
+        "KeepAlive On",
+        f"KeepAliveTimeout {site.keep_alive_timeout}",
+        "MaxKeepAliveRequests 10000",
+        f"ListenBacklog {site.listen_backlog}",
+        "LimitRequestLine 8190",
+        "LimitRequestFields 100",
+        "LimitRequestFieldSize 8190",
+        "",
+        f"# The event MPM: {site.workers} workers, {site.server_limit} processes of {site.threads_per_child} "
+        f"threads, all",
+        "# started at once and kept (MaxSpareThreads), so that a burst never waits for a new process.",
+        f"ServerLimit {site.server_limit}",
+        f"StartServers {site.server_limit}",
+        f"ThreadLimit {site.threads_per_child}",
+        f"ThreadsPerChild {site.threads_per_child}",
+        f"MaxRequestWorkers {site.server_limit * site.threads_per_child}",
+        f"MinSpareThreads {site.threads_per_child}",
+        f"MaxSpareThreads {site.server_limit * site.threads_per_child + site.threads_per_child}",
+        "AsyncRequestWorkerFactor 2",
+    ]
+    return "\n".join(lines)
 
 
 def _listen(host, port):

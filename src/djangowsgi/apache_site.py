@@ -2,6 +2,7 @@
 and whether this machine can serve it. Every problem is a one-line UserError."""
 import hashlib
 import os
+import re
 import sys
 
 from djangowsgi import render, system
@@ -39,6 +40,19 @@ GROUP = r"[A-Za-z0-9_.-]+"
 DISPLAY_LIMIT = len("/usr/sbin/apache2")
 # The socket prefix for the system Apache: the same for every site (its run directory).
 SYSTEM_SOCKET_PREFIX = "${APACHE_RUN_DIR}/wsgi"
+
+# Slow clients (README, "Slow clients and floods"): a client has 10 s to start
+# its headers and 20 s for all of them, and must keep sending 500 bytes/s to get
+# more; the same for a body. Measured: 500 connections trickling headers made
+# the server unreachable without it, and 1500 could not with it.
+REQUEST_READ_TIMEOUT = "header=10-20,MinRate=500 body=20,MinRate=500"
+READ_TIMEOUT_STAGE = r"(header|body|handshake)=\d+(-\d+)?(,MinRate=\d+)?"
+# Apache's workers are threads that mostly wait on the network (the daemons do
+# the Python work): enough of them for a thousand slow or idle connections,
+# all started at once, so that a flood does not wait for new processes.
+DEFAULT_WORKERS = 1024
+THREADS_PER_CHILD = 64
+LIMIT_REQUEST_BODY_MAX = 2 ** 31 - 1  # Apache's ceiling for LimitRequestBody
 
 
 class ApacheSite:
@@ -108,6 +122,7 @@ class ApacheSite:
             raise part.error("log-format", f"{self.log_format!r} holds a control character") from None
 
         self.ssl = self._ssl()
+        self._edge()
         self.extra = part.options.get("extra", "").strip("\n")
         if "</VirtualHost" in self.extra or "<VirtualHost" in self.extra:
             raise part.error("extra", "may not open or close a VirtualHost: it goes inside the part's own")
@@ -185,6 +200,24 @@ class ApacheSite:
             raise part.error("http-listen", f"port {http_port} is the HTTPS port of listen")
         return dict(certificate=certificate, key=key, chain=chain, redirect=redirect,
                     hsts=hsts, http_host=http_host, http_port=http_port)
+
+    def _edge(self):
+        """How the server meets slow clients, floods and oversized requests."""
+        part = self.part
+        timeout = part.get("request-read-timeout", REQUEST_READ_TIMEOUT)
+        if timeout != "off" and not re.fullmatch(rf"{READ_TIMEOUT_STAGE}( {READ_TIMEOUT_STAGE})*", timeout):
+            raise part.error("request-read-timeout", f"{timeout!r} is not mod_reqtimeout's stage=timeout[-maximum]"
+                                                     f"[,MinRate=rate] list, e.g. {REQUEST_READ_TIMEOUT}, or off")
+        self.request_read_timeout = None if timeout == "off" else timeout
+        self.workers = part.integer("workers", DEFAULT_WORKERS, 1, 20000)
+        self.threads_per_child = min(THREADS_PER_CHILD, self.workers)
+        self.server_limit = -(-self.workers // self.threads_per_child)
+        self.listen_backlog = part.integer("listen-backlog", 4096, 1, 65535)
+        self.keep_alive_timeout = part.integer("keep-alive-timeout", 5, 0, 3600)
+        self.max_body_size = part.size("max-body-size", "100M")
+        if self.max_body_size > LIMIT_REQUEST_BODY_MAX:
+            raise part.error("max-body-size", f"{self.max_body_size} bytes is over Apache's limit of 2G - 1 "
+                                              f"(0 means no limit)")
 
     def _check_machine(self):
         """The most common mod_wsgi failure: a python-home of another Python."""

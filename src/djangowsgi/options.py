@@ -72,6 +72,14 @@ class PartOptions:
             raise self.error(key, f"{number} is out of range ({bounds})")
         return number
 
+    def size(self, key, default):
+        """A size in bytes, written like 100M (K, M and G are powers of 1024); 0 is no limit."""
+        value = self.get(key, default)
+        match = re.fullmatch(r"(\d+)([KMG]?)", value.upper())
+        if not match:
+            raise self.error(key, f"{value!r} is not a size like 100M, 512K or 0")
+        return int(match.group(1)) * 1024 ** " KMG".index(match.group(2) or " ")
+
     def dotted_name(self, key, value):
         parts = value.split(".")
         if not all(IDENTIFIER.match(p) and not keyword.iskeyword(p) for p in parts):

@@ -54,6 +54,7 @@ PREREQUISITES = {
     "/usr/bin/ssh-keygen": "openssh-client",
     "/usr/bin/git": "git",
     "/usr/bin/wrk": "wrk",
+    "/usr/bin/curl": "curl",
 }
 
 

@@ -1,4 +1,5 @@
 """djangowsgi:apache against a real Apache with mod_wsgi, on loopback ports."""
+import gzip
 import http.client
 import os
 import re
@@ -248,6 +249,53 @@ def test_body_over_max_body_size_gets_413_from_apache(site):
         connection.close()
 
 
+def fetch(site, path, **headers):
+    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=20)
+    try:
+        connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": "localhost", **headers}.items():
+            connection.putheader(name.replace("_", "-"), value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
+                    "da63f8cfc0f01f0005000201a1e1f5d70000000049454e44ae426082")
+
+
+def test_static_text_is_compressed_images_are_not(site):
+    _, plain_headers, plain = fetch(site, "/static/admin/css/base.css")
+    assert "content-encoding" not in plain_headers and len(plain) > 10000
+    status, headers, body = fetch(site, "/static/admin/css/base.css", Accept_Encoding="gzip")
+    assert status == 200 and headers["content-encoding"] == "gzip" and "Accept-Encoding" in headers["vary"]
+    assert gzip.decompress(body) == plain and len(body) < len(plain) / 3
+    _, headers, _ = fetch(site, "/static/admin/js/core.js", Accept_Encoding="br, gzip")
+    assert headers["content-encoding"] == "br"
+    image = site.buildout.path("var", "static", "pixel.png")
+    image.write_bytes(PNG)
+    os.chmod(image, 0o644)
+    status, headers, body = fetch(site, "/static/pixel.png", Accept_Encoding="br, gzip")
+    assert status == 200 and body == PNG and "content-encoding" not in headers
+
+
+def test_hashed_static_files_are_immutable_others_revalidate(site):
+    page = site.get("/")[2]
+    hashed = re.search(r'href="(/static/coleman/style\.[0-9a-f]{12}\.css)"', page).group(1)
+    _, headers, _ = fetch(site, hashed)
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    _, headers, _ = fetch(site, "/static/coleman/style.css")
+    assert headers["cache-control"] == "public, max-age=3600"
+    status, _, body = fetch(site, "/static/coleman/style.css", If_None_Match=headers["etag"])
+    assert status == 304 and body == b""
+    _, compressed, _ = fetch(site, "/static/coleman/style.css", Accept_Encoding="gzip")
+    status, _, _ = fetch(site, "/static/coleman/style.css", Accept_Encoding="gzip",
+                         If_Modified_Since=compressed["last-modified"])
+    assert status == 304
+
+
 def test_configtest_and_status(site):
     result = site.ctl("configtest")
     assert "Syntax OK" in result.stdout + result.stderr
@@ -386,6 +434,12 @@ def test_https_with_redirect_and_hsts(new_buildout):
         response = plain.getresponse()
         assert response.status == 301
         assert response.getheader("Location") == f"https://localhost:{https_port}/admin/"
+        for path in ("/", "/static/coleman/style.css"):
+            version = subprocess.run(
+                ["curl", "--silent", "--http2", "--cacert", str(certificate), "--output", "/dev/null",
+                 "--resolve", f"localhost:{https_port}:127.0.0.1", "--write-out", "%{http_version} %{http_code}",
+                 f"https://localhost:{https_port}{path}"], capture_output=True, text=True, timeout=30).stdout
+            assert version == "2 200", (path, version)
     finally:
         site.ctl("stop")
 

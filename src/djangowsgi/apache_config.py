@@ -56,6 +56,9 @@ def vhost(site, served=None):
         "    </Files>",
         "</Directory>",
     ]
+    if site.aliases and site.compress:
+        lines += ["", "# Compressed responses lose their ETag; Last-Modified still revalidates them (304)."]
+        lines += ["<IfModule brotli_module>", "    BrotliAlterETag Remove", "</IfModule>", "DeflateAlterETag Remove"]
     for url, path in site.aliases:
         lines += [
             "",
@@ -64,6 +67,7 @@ def vhost(site, served=None):
             "    Options None",
             "    AllowOverride None",
             render.indent(_access(site, True), 4),
+            render.indent(static_files(site), 4),
             "</Directory>",
         ]
     if site.extra:
@@ -76,6 +80,28 @@ def vhost(site, served=None):
         virtual_host=render.indent("\n".join(lines), 4),
         redirect=_redirect_vhost(site),
     )
+
+
+# Types worth compressing; images, fonts in woff and archives are compressed already.
+COMPRESSIBLE = ("text/plain text/css text/html text/javascript application/javascript application/json "
+                "application/xml image/svg+xml")
+# Django's ManifestStaticFilesStorage names: style.0123456789ab.css
+HASHED_NAME = r'"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"'
+
+
+def static_files(site):
+    """Compression and caching of an alias directory (static files, media)."""
+    lines = []
+    if site.compress:
+        lines += ["<IfModule brotli_module>", f"    AddOutputFilterByType BROTLI_COMPRESS {COMPRESSIBLE}",
+                  "</IfModule>", f"AddOutputFilterByType DEFLATE {COMPRESSIBLE}"]
+    if site.static_max_age:
+        lines.append(f'Header set Cache-Control "public, max-age={site.static_max_age}"')
+    if site.hashed_max_age:
+        lines += [f"<FilesMatch {HASHED_NAME}>",
+                  f'    Header set Cache-Control "public, max-age={site.hashed_max_age}, immutable"',
+                  "</FilesMatch>"]
+    return "\n".join(lines)
 
 
 def server_scope(site, socket_prefix, served=None):
@@ -119,7 +145,8 @@ def _log_format(site):
 
 def _ssl_lines(site):
     a = render.apache
-    lines = [
+    lines = ["Protocols h2 http/1.1"] if site.http2 else []
+    lines += [
         "SSLEngine on",
         f"SSLCertificateFile {a(site.ssl['certificate'])}",
         f"SSLCertificateKeyFile {a(site.ssl['key'])}",
@@ -149,15 +176,15 @@ def httpd_conf(site, vhost_path, served=None):
 
     def a(path):
         return render.apache(served(path))
-    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime"]
+    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime", "headers", "filter", "deflate"]
+    if os.path.exists(os.path.join(site.modules, "mod_brotli.so")):
+        modules.append("brotli")
     if site.request_read_timeout:
         modules.append("reqtimeout")
     if site.apache_version == "2.2":
         modules.append("access_compat")
     if site.ssl:
-        modules += ["ssl", "socache_shmcb"]
-        if site.ssl["hsts"] is not None:
-            modules.append("headers")
+        modules += ["ssl", "socache_shmcb"] + (["http2"] if site.http2 else [])
     load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
             for m in modules]
     load.append(f"LoadModule wsgi_module {render.apache(site.mod_wsgi)}")
@@ -198,9 +225,8 @@ def edge(site):
         "LimitRequestFields 100",
         "LimitRequestFieldSize 8190",
         "",
-        f"# The event MPM: {site.workers} workers, {site.server_limit} processes of {site.threads_per_child} "
-        f"threads, all",
-        "# started at once and kept (MaxSpareThreads), so that a burst never waits for a new process.",
+        f"# The event MPM: {site.workers} workers, {site.server_limit} processes of {site.threads_per_child} threads,",
+        "# all started at once and kept (MaxSpareThreads): a burst never waits for a new process.",
         f"ServerLimit {site.server_limit}",
         f"StartServers {site.server_limit}",
         f"ThreadLimit {site.threads_per_child}",
@@ -260,9 +286,7 @@ def control_script(site):
 
 def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
-    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host"]
+    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host", "headers", "filter", "deflate"]
     if site.ssl:
-        modules += ["ssl", "socache_shmcb"]
-    if site.ssl and site.ssl["hsts"] is not None:
-        modules.append("headers")
+        modules += ["ssl", "socache_shmcb"] + (["http2"] if site.http2 else [])
     return modules

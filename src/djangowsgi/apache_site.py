@@ -202,7 +202,8 @@ class ApacheSite:
                     hsts=hsts, http_host=http_host, http_port=http_port)
 
     def _edge(self):
-        """How the server meets slow clients, floods and oversized requests."""
+        """How the server meets slow clients, floods, oversized requests, and
+        what it does for static files (compression, caching)."""
         part = self.part
         timeout = part.get("request-read-timeout", REQUEST_READ_TIMEOUT)
         if timeout != "off" and not re.fullmatch(rf"{READ_TIMEOUT_STAGE}( {READ_TIMEOUT_STAGE})*", timeout):
@@ -215,6 +216,10 @@ class ApacheSite:
         self.listen_backlog = part.integer("listen-backlog", 4096, 1, 65535)
         self.keep_alive_timeout = part.integer("keep-alive-timeout", 5, 0, 3600)
         self.max_body_size = part.size("max-body-size", "100M")
+        self.http2 = part.boolean("http2", True)  # on the HTTPS vhost
+        self.compress = part.boolean("compress", True)
+        self.static_max_age = part.integer("static-max-age", 3600, 0)
+        self.hashed_max_age = part.integer("hashed-max-age", 365 * 24 * 3600, 0)
         if self.max_body_size > LIMIT_REQUEST_BODY_MAX:
             raise part.error("max-body-size", f"{self.max_body_size} bytes is over Apache's limit of 2G - 1 "
                                               f"(0 means no limit)")

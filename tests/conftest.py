@@ -55,6 +55,7 @@ PREREQUISITES = {
     "/usr/bin/git": "git",
     "/usr/bin/wrk": "wrk",
     "/usr/bin/curl": "curl",
+    "/usr/bin/systemd-analyze": "systemd",
 }
 
 

@@ -296,6 +296,17 @@ def test_hashed_static_files_are_immutable_others_revalidate(site):
     assert status == 304
 
 
+def test_systemd_unit_passes_verify(site):
+    unit = site.buildout.path("parts", "apache", "apache.service")
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = unit.read_text()
+    script = site.buildout.path("bin", "apache")
+    for line in (f"ExecStart={script} start", f"ExecReload={script} reload", "Restart=on-failure",
+                 f"PIDFile={site.buildout.path('var', 'run', 'apache', 'httpd.pid')}"):
+        assert line in text.splitlines()
+
+
 def test_configtest_and_status(site):
     result = site.ctl("configtest")
     assert "Syntax OK" in result.stdout + result.stderr

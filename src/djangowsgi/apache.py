@@ -19,6 +19,7 @@ class Recipe:
         options["vhost"] = site.vhost
         options["wsgi-server-conf"] = site.server_conf
         options["httpd-conf"] = "" if site.system else site.httpd_conf
+        options["systemd-unit"] = "" if site.system else site.systemd_unit
         options["script"] = site.script
         options["url"] = site.url
         lifecycle.claim(site.directory, site.script)
@@ -37,10 +38,12 @@ class Recipe:
         write_if_changed(site.server_conf, apache_config.server_conf(site))
         write_if_changed(site.vhost, apache_config.vhost(site))
         if site.system:
-            if os.path.exists(site.httpd_conf):
-                os.unlink(site.httpd_conf)  # from a build with server = self-contained
+            for path in (site.httpd_conf, site.systemd_unit):  # from a build with server = self-contained
+                if os.path.exists(path):
+                    os.unlink(path)
         else:
             write_if_changed(site.httpd_conf, apache_config.httpd_conf(site, site.vhost))
+            write_if_changed(site.systemd_unit, apache_config.systemd_unit(site))
         write_if_changed(site.script, apache_config.control_script(site), mode=0o755)
         return []  # see lifecycle.py
 

@@ -1,6 +1,7 @@
 """Rendering a djangowsgi:apache part's files from its ApacheSite: vhost.conf,
 wsgi-server.conf, httpd.conf and the control script. Values go through render.py."""
 import os
+import pwd
 import sys
 
 import djangowsgi
@@ -237,6 +238,25 @@ def edge(site):
         "AsyncRequestWorkerFactor 2",
     ]
     return "\n".join(lines)
+
+
+def systemd_unit(site):
+    """parts/<part>/<part>.service: starts the server at boot, restarts it when it fails."""
+    def quoted(path):
+        return f'"{path}"' if " " in path else path
+    user = ""
+    if os.geteuid() != 0:  # a server started by another user runs as that user
+        user = f"User={pwd.getpwuid(os.geteuid()).pw_name}\n"
+    return render.template(
+        "systemd.service.in",
+        part=site.name,
+        unit_name=os.path.basename(site.systemd_unit),
+        unit_path=quoted(site.served(site.systemd_unit)),
+        server_name=site.server_name,
+        pid_file=quoted(site.served(os.path.join(site.run_directory, "httpd.pid"))),
+        script=quoted(site.served(site.script)),
+        user=user,
+    )
 
 
 def _listen(host, port):

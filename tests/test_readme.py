@@ -84,6 +84,10 @@ def test_readme_buildout_cfg_builds_and_serves_another_project(project):
     assert str(REPO / "src") not in path and str(project / "develop-eggs") not in path
     assert not any(p.startswith(str(project.parent / "djangowsgi")) for p in path)
     assert path[0] == str(project)
+    # The unit that "The self-contained server" links, under the name it gives.
+    readme = (REPO / "README.rst").read_text()
+    unit = re.search(r"systemctl link \$PWD/(\S+)", readme).group(1)
+    assert (project / unit).exists()
 
 
 def test_readme_system_cfg_serves_the_site_from_the_system_apache(project, system_apache):

@@ -145,7 +145,8 @@ class ApacheSite:
         self.vhost = os.path.join(self.directory, "vhost.conf")
         self.server_conf = os.path.join(self.directory, "wsgi-server.conf")
         self.httpd_conf = os.path.join(self.directory, "httpd.conf")
-        self.systemd_unit = os.path.join(self.directory, f"{name}.service")
+        # Named after the process group: two buildouts with the same part names may share a machine.
+        self.systemd_unit = os.path.join(self.directory, f"apache-{self.process_group}.service")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         self.writable = self._writable()
         if self.system:

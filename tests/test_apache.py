@@ -307,6 +307,49 @@ def test_systemd_unit_passes_verify(site):
         assert line in text.splitlines()
 
 
+def test_access_log_records_time_and_process_group(site):
+    site.get("/?logged=page")
+    site.get("/static/coleman/style.css?logged=static")
+    log = site.buildout.path("var", "log", "apache", "access.log")
+    for _ in range(50):  # written by rotatelogs, a moment later
+        lines = [line for line in log.read_text().splitlines() if "logged=" in line]
+        if len(lines) == 2:
+            break
+        time.sleep(0.1)
+    page, static = lines
+    assert re.search(r'"GET /\?logged=page HTTP/1.1" 200 \d+ .* \d+ localhost$', page), page
+    assert re.search(r'"GET /static/coleman/style.css\?logged=static HTTP/1.1" 200 \d+ .* \d+ -$', static), static
+
+
+def test_log_rotation_under_load_loses_no_line(new_buildout):
+    site = Site(new_buildout("apache-logs"), free_port(), {"log-rotation": "20K", "log-keep": "1000"})
+    logs = site.buildout.path("var", "log", "apache")
+    site.ctl("start")
+    try:
+        numbers = iter(range(100000))
+
+        def numbered():
+            return fetch(site, f"/static/coleman/style.css?n={next(numbers)}")[0]
+        with LoadLoop([numbered], limit=1500, seconds=60) as load:
+            load.thread.join(70)  # until its 1500 requests are made
+        assert load.failures == [] and len(load.results) == 1500
+        time.sleep(1)  # rotatelogs writes what Apache piped to it
+        seen = [int(n) for f in logs.glob("access.log.*") for n in re.findall(r"\?n=(\d+) ", f.read_text())]
+        assert sorted(seen) == list(range(1500))
+        # About 200 bytes a line: due every 100 lines; a file is named after the second it began in.
+        assert len(list(logs.glob("access.log.*"))) >= 2
+        # Fewer kept: the next rotation (a restart opens a new file) prunes the oldest.
+        site.buildout.build(site_config(site.port, {"log-rotation": "20K", "log-keep": "3"}))
+        site.ctl("reload")
+        for _ in range(300):
+            fetch(site, "/static/coleman/style.css")
+        time.sleep(1)
+        assert 1 <= len(list(logs.glob("access.log.*"))) <= 3
+        assert os.path.samefile(logs / "access.log", max(logs.glob("access.log.*"), key=os.path.getmtime))
+    finally:
+        site.ctl("stop")
+
+
 def test_configtest_and_status(site):
     result = site.ctl("configtest")
     assert "Syntax OK" in result.stdout + result.stderr

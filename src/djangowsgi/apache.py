@@ -3,6 +3,7 @@ httpd.conf and bin/<part>. Options are read in apache_site.py, files rendered in
 apache_config.py."""
 import os
 import subprocess
+import time
 
 from zc.buildout import UserError
 
@@ -35,6 +36,8 @@ class Recipe:
         if site.check:
             self._configtest()
         self._make_writable()
+        self._keep_unrotated_logs()
+        write_if_changed(site.prune_logs, apache_config.prune_logs(site), mode=0o755)
         write_if_changed(site.server_conf, apache_config.server_conf(site))
         write_if_changed(site.vhost, apache_config.vhost(site))
         if site.system:
@@ -63,6 +66,16 @@ class Recipe:
             if blocked:
                 raise site.part.error("writable", f"user {site.user} cannot write {path} ({blocked} is in the "
                                                   f"way): run buildout as root, or chown {site.user} {path}")
+
+    def _keep_unrotated_logs(self):
+        """rotatelogs replaces the log's name with a link to its current file: a log
+        written before rotation was on moves aside first, under a rotated name."""
+        site = self.site
+        if site.log_rotation == "off":
+            return
+        for path in (site.error_log, site.access_log):
+            if os.path.isfile(path) and not os.path.islink(path) and os.stat(path).st_nlink == 1:
+                os.rename(path, path + time.strftime(".%Y%m%d-%H%M%S", time.gmtime(os.stat(path).st_mtime)))
 
     def _configtest(self):
         """Check the new configuration before it replaces the last good one (with

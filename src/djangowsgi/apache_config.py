@@ -25,8 +25,11 @@ def vhost(site, served=None):
     lines += [
         "ServerSignature Off",
         f"LimitRequestBody {site.max_body_size}",
-        f"ErrorLog {a(site.error_log)}",
-        f"CustomLog {a(site.access_log)} {_log_format(site)}",
+    ]
+    if site.system:  # the self-contained server's httpd.conf has the one ErrorLog
+        lines.append(f"ErrorLog {log_target(site, site.error_log, served)}")
+    lines += [
+        f"CustomLog {log_target(site, site.access_log, served)} {_log_format(site)}",
         f"LogLevel {site.log_level}",
         "",
     ]
@@ -138,6 +141,21 @@ def _daemon_options(site):
     return options
 
 
+def log_target(site, path, served):
+    """A log file, or the rotatelogs pipe that writes it: ``path`` is always the
+    current file (a hard link), older ones get the time they were started as a
+    suffix, and prune-logs keeps log-keep of them."""
+    if site.log_rotation == "off":
+        return render.apache(served(path))
+    command = [site.rotatelogs, "-L", served(path), "-p", served(site.prune_logs),
+               served(path) + ".%Y%m%d-%H%M%S", site.log_rotation]
+    return render.apache("|" + " ".join(command))
+
+
+def prune_logs(site):
+    return render.template("prune-logs.in", part=site.name, keep=site.log_keep)
+
+
 def _log_format(site):
     if " " not in site.log_format and "%" not in site.log_format:
         return render.apache(site.log_format)  # a nickname such as combined
@@ -198,7 +216,7 @@ def httpd_conf(site, vhost_path, served=None):
         server_root=a(site.directory),
         pid_file=a(os.path.join(site.run_directory, "httpd.pid")),
         run_dir=a(site.run_directory),
-        error_log=a(site.error_log),
+        error_log=log_target(site, site.error_log, served),
         log_level=site.log_level,
         server_name=render.apache(site.server_name),
         user=render.apache(site.user),

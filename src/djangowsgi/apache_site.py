@@ -28,6 +28,9 @@ DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
 # on a database or a remote service.
 DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
 DEFAULT_THREADS = 3
+# combined, then the response time in microseconds and the mod_wsgi process group
+# that answered ("-" for files Apache served itself).
+LOG_FORMAT = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D %{mod_wsgi.process_group}n'
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug") + tuple(
     f"trace{i}" for i in range(1, 9)
 )
@@ -115,7 +118,16 @@ class ApacheSite:
         self.error_log = part.absolute_path("error-log", os.path.join(self.log_directory, "error.log"))
         self.access_log = part.absolute_path("access-log", os.path.join(self.log_directory, "access.log"))
         self.log_level = part.choice("log-level", "warn", LOG_LEVELS)
-        self.log_format = part.get("log-format", "combined")
+        self.log_format = part.get("log-format", LOG_FORMAT)
+        self.log_rotation = part.get("log-rotation", "100M")
+        if self.log_rotation != "off" and not re.fullmatch(r"\d+[KMG]|\d+", self.log_rotation):
+            raise part.error("log-rotation", f"{self.log_rotation!r} is not a size like 100M, a number of "
+                                             f"seconds like 86400, or off")
+        self.log_keep = part.integer("log-keep", 10, 1, 10000)
+        self.rotatelogs = part.absolute_path("rotatelogs", system.find_rotatelogs())
+        if self.log_rotation != "off" and not (self.rotatelogs and os.path.exists(self.rotatelogs)):
+            raise part.error("rotatelogs", "no rotatelogs on this machine (Debian: apache2-utils); install it, "
+                                           "or set log-rotation = off")
         try:
             render.apache_format(self.log_format)
         except ValueError:
@@ -147,6 +159,7 @@ class ApacheSite:
         self.httpd_conf = os.path.join(self.directory, "httpd.conf")
         # Named after the process group: two buildouts with the same part names may share a machine.
         self.systemd_unit = os.path.join(self.directory, f"apache-{self.process_group}.service")
+        self.prune_logs = os.path.join(self.directory, "prune-logs")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         self.writable = self._writable()
         if self.system:

@@ -26,6 +26,10 @@ def find_apache():
     return None
 
 
+def find_rotatelogs():
+    return shutil.which("rotatelogs", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/bin") + SBIN))
+
+
 def find_modules_directory():
     for directory in MODULE_DIRECTORIES:
         if os.path.exists(os.path.join(directory, "mod_alias.so")):

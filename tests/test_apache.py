@@ -165,14 +165,16 @@ def test_daemon_mode_answers_from_a_mod_wsgi_daemon(site):
     assert parent_of(pid) == apache_parent
 
 
-class SlowHeaders:
-    """``connections`` clients of a loopback server that send their request
-    headers one line every ``interval`` seconds and never finish them (the
-    "slowloris" attack), for at most ``seconds``. Records when the server closed
-    each of them."""
+class SlowClients:
+    """``connections`` clients of a loopback server that send ``first``, then
+    ``then`` every ``interval`` seconds, and never finish their request (headers
+    a line at a time: "slowloris"; a body a byte at a time), for at most
+    ``seconds``. Records when the server closed each of them."""
 
-    def __init__(self, port, connections, seconds, interval=2.0):
+    def __init__(self, port, connections, seconds, first=b"GET / HTTP/1.1\r\nHost: localhost\r\n",
+                 then=b"X-Slow: 1\r\n", interval=2.0):
         self.port, self.count, self.seconds, self.interval = port, connections, seconds, interval
+        self.first, self.then = first, then
         self.selector = selectors.DefaultSelector()
         self.open, self.closed = set(), []
         self.stopping = threading.Event()
@@ -182,7 +184,7 @@ class SlowHeaders:
         self.started = time.monotonic()
         for _ in range(self.count):
             client = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+            client.sendall(self.first)
             client.setblocking(False)
             self.selector.register(client, selectors.EVENT_READ)
             self.open.add(client)
@@ -209,7 +211,7 @@ class SlowHeaders:
                 next_line += self.interval
                 for client in list(self.open):
                     try:
-                        client.send(b"X-Slow: 1\r\n")
+                        client.send(self.then)
                     except OSError:
                         self._close(client)
 
@@ -224,7 +226,7 @@ def test_slow_header_clients_are_cut_off_and_the_page_still_answers(site):
     """600 slow clients are more than Apache's stock 400 workers: without
     mod_reqtimeout and enough workers the page would wait as long as they do."""
     probes = []
-    with SlowHeaders(site.port, 600, seconds=30) as attack:
+    with SlowClients(site.port, 600, seconds=30) as attack:
         while time.monotonic() < attack.started + 24:
             started = time.monotonic()
             status = site.get("/", timeout=10)[0]
@@ -233,6 +235,19 @@ def test_slow_header_clients_are_cut_off_and_the_page_still_answers(site):
     assert len(probes) > 20 and all(status == 200 for status, _ in probes), probes
     # header=10-20,MinRate=500: every one of them is closed after 10 to 20 s.
     assert len(attack.closed) == 600 and max(attack.closed) < 22, sorted(attack.closed)[-5:]
+
+
+def test_slow_bodies_hold_their_own_daemons_not_the_pages(site):
+    """60 POSTs sending their body a byte a second: in one daemon group they
+    would hold every thread, and the page would wait for as long as they last."""
+    head = (b"POST /admin/login/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    probes = []
+    with SlowClients(site.port, 60, seconds=16, first=head, then=b"a", interval=1.0) as attack:
+        while time.monotonic() < attack.started + 12:
+            probes.append(site.get("/", timeout=5)[0])
+            time.sleep(0.5)
+    assert len(probes) > 10 and all(status == 200 for status in probes), probes
 
 
 def test_body_over_max_body_size_gets_413_from_apache(site):
@@ -281,13 +296,26 @@ def test_static_text_is_compressed_images_are_not(site):
     assert status == 200 and body == PNG and "content-encoding" not in headers
 
 
+def test_a_changed_static_file_is_served_new_within_ten_seconds(site):
+    """Compressed files are kept in a cache (CacheMaxExpire 10)."""
+    text = site.buildout.path("var", "static", "changing.txt")
+    text.write_text("first version " * 100)
+    os.chmod(text, 0o644)
+    assert gzip.decompress(fetch(site, "/static/changing.txt", Accept_Encoding="gzip")[2]).startswith(b"first")
+    time.sleep(1.1)  # Last-Modified, which revalidates, counts whole seconds
+    text.write_text("second version " * 100)
+    time.sleep(10)
+    assert gzip.decompress(fetch(site, "/static/changing.txt", Accept_Encoding="gzip")[2]).startswith(b"second")
+    assert fetch(site, "/static/changing.txt")[2].startswith(b"second")
+
+
 def test_hashed_static_files_are_immutable_others_revalidate(site):
     page = site.get("/")[2]
     hashed = re.search(r'href="(/static/coleman/style\.[0-9a-f]{12}\.css)"', page).group(1)
     _, headers, _ = fetch(site, hashed)
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
     _, headers, _ = fetch(site, "/static/coleman/style.css")
-    assert headers["cache-control"] == "public, max-age=3600"
+    assert headers["cache-control"] == "public, max-age=3600, s-maxage=10"
     status, _, body = fetch(site, "/static/coleman/style.css", If_None_Match=headers["etag"])
     assert status == 304 and body == b""
     _, compressed, _ = fetch(site, "/static/coleman/style.css", Accept_Encoding="gzip")
@@ -365,13 +393,18 @@ def Load(site):
     return LoadLoop([home], settle=0.3)
 
 
+def daemon_count(site):
+    """Daemons of both groups: the page's and the one for requests with a body."""
+    vhost = site.buildout.path("parts", "apache", "vhost.conf").read_text()
+    return sum(int(n) for n in re.findall(r" processes=(\d+)", vhost))
+
+
 def test_reload_drops_no_request(site):
     _, headers, _ = site.get("/")
     before = int(headers["X-Pid"])
     with Load(site) as load:
         output = site.ctl("reload").stdout
-    processes = re.search(r"processes=(\d+)", site.buildout.path("parts", "apache", "vhost.conf").read_text())[1]
-    assert f"Reloaded {processes} mod_wsgi daemon process(es)" in output
+    assert f"Reloaded {daemon_count(site)} mod_wsgi daemon process(es) of localhost and localhost-bodies" in output
     assert len(load.results) > 10
     assert load.failures == []
     _, headers, _ = site.get("/")
@@ -390,9 +423,8 @@ def test_graceful_keeps_the_site_answering(site):
 
 
 def test_reload_right_after_graceful_replaces_every_daemon(site):
-    processes = re.search(r"processes=(\d+)", site.buildout.path("parts", "apache", "vhost.conf").read_text())[1]
     site.ctl("graceful")  # returns once the daemons of before are gone
-    assert f"Reloaded {processes} mod_wsgi daemon process(es)" in site.ctl("reload").stdout
+    assert f"Reloaded {daemon_count(site)} mod_wsgi daemon process(es)" in site.ctl("reload").stdout
 
 
 def test_code_change_is_live_after_reload(site):

@@ -19,7 +19,6 @@ def vhost(site, served=None):
 
     def a(path):
         return render.apache(served(path))
-    group = site.process_group
     lines = [f"ServerName {render.apache(site.server_name)}"]
     lines += [f"ServerAlias {render.apache(alias)}" for alias in site.server_aliases]
     lines += [
@@ -35,24 +34,20 @@ def vhost(site, served=None):
     ]
     if site.ssl:
         lines += _ssl_lines(site) + [""]  # certificates: absolute, outside any release
-    script_options = ["application-group=%{GLOBAL}"]
     if site.mode == "daemon":
-        lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
-            render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in _daemon_options(site)))
-        script_options.insert(0, f"process-group={render.apache(group)}")
+        lines += _daemon_groups(site, served)
     # New code is loaded by an explicit reload, never because the script's mtime
     # changed: a deploy switching "current" would otherwise restart a daemon in
     # the middle of the requests that noticed it.
     lines.append("WSGIScriptReloading Off")
-    if site.preload:
-        # process-group and application-group here make mod_wsgi load the
-        # application when a daemon process starts, not on its first request.
-        lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)} " + " ".join(script_options))
-    else:
-        lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)}")
-        if site.mode == "daemon":
-            lines.append(f"WSGIProcessGroup {render.apache(group)}")
-        lines.append("WSGIApplicationGroup %{GLOBAL}")
+    lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)}")
+    if site.mode == "daemon":
+        lines.append(f"WSGIProcessGroup %{{ENV:{GROUP_VARIABLE}}}")
+        if site.preload:
+            # The application is loaded when a daemon process starts, not on its first request.
+            lines += [f"WSGIImportScript {a(site.wsgi_script)} process-group={render.apache(group)} "
+                      f"application-group=%{{GLOBAL}}" for group, _, _ in site.daemon_groups]
+    lines.append("WSGIApplicationGroup %{GLOBAL}")
     lines += [
         f"<Directory {a(os.path.dirname(site.wsgi_script))}>",
         f"    <Files {render.apache(os.path.basename(site.wsgi_script))}>",
@@ -61,8 +56,18 @@ def vhost(site, served=None):
         "</Directory>",
     ]
     if site.aliases and site.compress:
-        lines += ["", "# Compressed responses lose their ETag; Last-Modified still revalidates them (304)."]
-        lines += ["<IfModule brotli_module>", "    BrotliAlterETag Remove", "</IfModule>", "DeflateAlterETag Remove"]
+        lines += [
+            "",
+            "# Compressed responses lose their ETag; Last-Modified still revalidates them (304).",
+            "<IfModule brotli_module>", "    BrotliAlterETag Remove", "</IfModule>", "DeflateAlterETag Remove",
+            "# Compressing costs more than sending: compressed files are kept in shared memory",
+            "# and checked against the file after 10 s (s-maxage, CacheMaxExpire).",
+            "CacheQuickHandler Off",
+            "CacheSocache shmcb",
+            "CacheSocacheMaxSize 1048576",
+            "CacheMaxExpire 10",
+        ]
+        lines += [f"CacheEnable socache {render.apache(url)}" for url, _ in site.aliases]
     for url, path in site.aliases:
         lines += [
             "",
@@ -72,6 +77,7 @@ def vhost(site, served=None):
             "    AllowOverride None",
             render.indent(_access(site, True), 4),
             render.indent(static_files(site), 4),
+            f'    SetEnvIf Request_Method "." !{GROUP_VARIABLE}',  # Apache serves these: no group
             "</Directory>",
         ]
     if site.extra:
@@ -97,10 +103,12 @@ def static_files(site):
     """Compression and caching of an alias directory (static files, media)."""
     lines = []
     if site.compress:
-        lines += ["<IfModule brotli_module>", f"    AddOutputFilterByType BROTLI_COMPRESS {COMPRESSIBLE}",
-                  "</IfModule>", f"AddOutputFilterByType DEFLATE {COMPRESSIBLE}"]
+        lines += ["<IfModule brotli_module>", f"    AddOutputFilterByType BROTLI_COMPRESS;DEFLATE;CACHE {COMPRESSIBLE}",
+                  "</IfModule>", "<IfModule !brotli_module>", f"    AddOutputFilterByType DEFLATE;CACHE {COMPRESSIBLE}",
+                  "</IfModule>"]
     if site.static_max_age:
-        lines.append(f'Header set Cache-Control "public, max-age={site.static_max_age}"')
+        # s-maxage: how long a shared cache (Apache's own, a CDN) serves it unchecked.
+        lines.append(f'Header set Cache-Control "public, max-age={site.static_max_age}, s-maxage=10"')
     if site.hashed_max_age:
         lines += [f"<FilesMatch {HASHED_NAME}>",
                   f'    Header set Cache-Control "public, max-age={site.hashed_max_age}, immutable"',
@@ -123,13 +131,34 @@ def server_conf(site):
     return render.template("wsgi-server.conf.in", server_scope=server_scope(site, SYSTEM_SOCKET_PREFIX))
 
 
-def _daemon_options(site):
+GROUP_VARIABLE = "DJANGOWSGI_GROUP"
+
+
+def _daemon_groups(site, served):
+    """The site's daemon process groups, and which requests go to which: those
+    with a body (POST, PUT, PATCH) to a group of their own with a short queue, so
+    that clients sending a body slowly hold its threads, not the page's."""
+    lines = []
+    for group, processes, display_name in site.daemon_groups:
+        options = _daemon_options(site, processes, display_name)
+        if group != site.process_group:
+            options.append(("listen-backlog", 5))
+        lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
+            render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in options))
+    lines.append(f'SetEnvIf Request_Method "." {GROUP_VARIABLE}={render.apache(site.process_group)}')
+    if len(site.daemon_groups) > 1:
+        lines.append(f'SetEnvIfNoCase Request_Method "^(POST|PUT|PATCH)$" '
+                     f'{GROUP_VARIABLE}={render.apache(site.daemon_groups[1][0])}')
+    return lines
+
+
+def _daemon_options(site, processes, display_name):
     options = [
         ("user", site.user),
         ("group", site.group),
-        ("processes", site.processes),
+        ("processes", processes),
         ("threads", site.threads),
-        ("display-name", site.display_name),
+        ("display-name", display_name),
         ("home", site.home),
         ("python-home", site.python_home),
         ("lang", site.lang),
@@ -195,7 +224,8 @@ def httpd_conf(site, vhost_path, served=None):
 
     def a(path):
         return render.apache(served(path))
-    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime", "headers", "filter", "deflate"]
+    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime", "headers", "filter", "deflate", "cache",
+               "cache_socache", "socache_shmcb", "setenvif"]
     if os.path.exists(os.path.join(site.modules, "mod_brotli.so")):
         modules.append("brotli")
     if site.request_read_timeout:
@@ -203,7 +233,7 @@ def httpd_conf(site, vhost_path, served=None):
     if site.apache_version == "2.2":
         modules.append("access_compat")
     if site.ssl:
-        modules += ["ssl", "socache_shmcb"] + (["http2"] if site.http2 else [])
+        modules += ["ssl"] + (["http2"] if site.http2 else [])
     load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
             for m in modules]
     load.append(f"LoadModule wsgi_module {render.apache(site.mod_wsgi)}")
@@ -293,9 +323,10 @@ def control_script(site):
         port=site.port,
         server=site.server,
         process_group=site.process_group,
-        display_name=site.shown_name,
+        groups=[dict(name=group, processes=processes, display_name=site.shown(display_name))
+                for group, processes, display_name in site.daemon_groups],
         mode=site.mode,
-        processes=site.processes,
+        processes=sum(processes for _, processes, _ in site.daemon_groups) if site.mode == "daemon" else 0,
         graceful_timeout=dict(site.timeouts)["graceful-timeout"],
         writable=site.writable,
         user=site.user,
@@ -324,7 +355,8 @@ def control_script(site):
 
 def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
-    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host", "headers", "filter", "deflate"]
+    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host", "headers", "filter", "deflate", "cache",
+               "cache_socache", "socache_shmcb", "setenvif"]
     if site.ssl:
-        modules += ["ssl", "socache_shmcb"] + (["http2"] if site.http2 else [])
+        modules += ["ssl"] + (["http2"] if site.http2 else [])
     return modules

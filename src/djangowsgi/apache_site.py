@@ -30,7 +30,7 @@ DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
 DEFAULT_THREADS = 3
 # combined, then the response time in microseconds and the mod_wsgi process group
 # that answered ("-" for files Apache served itself).
-LOG_FORMAT = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D %{mod_wsgi.process_group}n'
+LOG_FORMAT = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D %{DJANGOWSGI_GROUP}e'
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug") + tuple(
     f"trace{i}" for i in range(1, 9)
 )
@@ -104,7 +104,13 @@ class ApacheSite:
         self.display_name = part.apache_value(
             "display-name", part.get("display-name", default_display_name(self.process_group)), PLAIN,
             "a plain name")
-        self.shown_name = self.display_name.replace("%{GROUP}", f"(wsgi:{self.process_group})")
+        self.shown_name = self.shown(self.display_name)
+        # Requests with a body go to daemons of their own (see apache_config._daemon_groups).
+        self.body_processes = part.integer("body-processes", 1, 0, 1000)
+        body_group = f"{self.process_group}-bodies"
+        self.daemon_groups = [(self.process_group, self.processes, self.display_name)]
+        if self.body_processes:
+            self.daemon_groups.append((body_group, self.body_processes, default_display_name(body_group)))
         self.lang = part.apache_value("lang", part.get("lang", "C.UTF-8"), PLAIN, "a locale name")
         self.locale = part.apache_value("locale", part.get("locale", self.lang), PLAIN, "a locale name")
         self.umask = part.apache_value("umask", part.get("umask", "0022"), r"0?[0-7]{3}", "an octal umask like 0022")
@@ -265,18 +271,23 @@ class ApacheSite:
         """Another site enabled on the system Apache with this process group (or
         one that ps shows as this one) would break the server or this site's reload."""
         ours = {self.vhost, self.served(self.vhost)}
-        shown = self.shown_name[:DISPLAY_LIMIT]
+        names = {name for name, _, _ in self.daemon_groups}
+        shown = {self.shown(display)[:DISPLAY_LIMIT] for _, _, display in self.daemon_groups}
         for path, chain, group, display in system.enabled_daemon_groups(self.confdir):
             if ours & set(chain):
                 continue
-            if group == self.process_group:
+            if group in names:
                 raise self.part.error("process-group", f"{group!r} is already the process group of {path} "
                                                        f"({chain[-1]}) on the system Apache: give this site a "
                                                        f"process-group of its own")
-            if display and display[:DISPLAY_LIMIT] == shown:
-                raise self.part.error("display-name", f"{shown!r} is already how ps shows the daemons of {group!r} "
+            if display and display[:DISPLAY_LIMIT] in shown:
+                raise self.part.error("display-name", f"{display!r} is already how ps shows the daemons of {group!r} "
                                                       f"({path}) on the system Apache: give this site a "
                                                       f"display-name of its own")
+
+    def shown(self, display_name):
+        """A display-name as ps shows it (before mod_wsgi cuts it)."""
+        return display_name.replace("%{GROUP}", f"(wsgi:{self.process_group})")
 
     @property
     def url(self):

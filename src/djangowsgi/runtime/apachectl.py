@@ -194,11 +194,15 @@ def reload(server):
 
 
 def reload_daemons(server, parent):
-    restarted, stuck = daemons.restart_one_at_a_time(parent, server["display_name"], server["processes"],
+    restarted = 0
+    for group in server["groups"]:
+        count, stuck = daemons.restart_one_at_a_time(parent, group["display_name"], group["processes"],
                                                      WAIT + server["graceful_timeout"])
-    if stuck:
-        return failed(server, f"The mod_wsgi daemon process {stuck} did not restart.")
-    print(f"Reloaded {restarted} mod_wsgi daemon process(es) of {server['process_group']}, one at a time.")
+        restarted += count
+        if stuck:
+            return failed(server, f"The mod_wsgi daemon process {stuck} did not restart.")
+    names = " and ".join(group["name"] for group in server["groups"])
+    print(f"Reloaded {restarted} mod_wsgi daemon process(es) of {names}, one at a time.")
     return 0
 
 
@@ -253,7 +257,8 @@ def foreground(server):
 
 
 def daemon_processes(server, parent):
-    return daemons.daemon_processes(parent, server["display_name"])
+    """The daemons of every process group of the site."""
+    return [pid for group in server["groups"] for pid in daemons.daemon_processes(parent, group["display_name"])]
 
 
 COMMANDS = {

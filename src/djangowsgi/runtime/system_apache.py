@@ -143,7 +143,7 @@ def graceful(server, done="Restarted the system Apache gracefully"):
 
 def _daemons(server):
     pid = running_pid(server)
-    return daemons.daemon_processes(pid, server["display_name"]) if pid else []
+    return apachectl.daemon_processes(server, pid) if pid else []
 
 
 def reload(server):
@@ -161,8 +161,9 @@ def reload(server):
         return graceful(server)
     daemons.wait_for(lambda: len(_daemons(server)) == server["processes"], apachectl.WAIT)
     if not _daemons(server):
-        return _failed(f"No mod_wsgi daemon of {server['site']} ({server['display_name']}) runs under the "
-                       f"system Apache (pid {pid}): see {server['error_log']}")
+        shown = server["groups"][0]["display_name"]
+        return _failed(f"No mod_wsgi daemon of {server['site']} ({shown}) runs under the system Apache "
+                       f"(pid {pid}): see {server['error_log']}")
     return apachectl.reload_daemons(server, pid)
 
 

@@ -103,9 +103,15 @@ def static_files(site):
     """Compression and caching of an alias directory (static files, media)."""
     lines = []
     if site.compress:
-        lines += ["<IfModule brotli_module>", f"    AddOutputFilterByType BROTLI_COMPRESS;DEFLATE;CACHE {COMPRESSIBLE}",
-                  "</IfModule>", "<IfModule !brotli_module>", f"    AddOutputFilterByType DEFLATE;CACHE {COMPRESSIBLE}",
-                  "</IfModule>"]
+        # Compressed, then kept in the cache (see vhost()): brotli if the client takes it, else gzip.
+        lines += [
+            "<IfModule brotli_module>",
+            f"    AddOutputFilterByType BROTLI_COMPRESS;DEFLATE;CACHE {COMPRESSIBLE}",
+            "</IfModule>",
+            "<IfModule !brotli_module>",
+            f"    AddOutputFilterByType DEFLATE;CACHE {COMPRESSIBLE}",
+            "</IfModule>",
+        ]
     if site.static_max_age:
         # s-maxage: how long a shared cache (Apache's own, a CDN) serves it unchecked.
         lines.append(f'Header set Cache-Control "public, max-age={site.static_max_age}, s-maxage=10"')

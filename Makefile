@@ -22,9 +22,10 @@ run: system-packages $(STAMP)
 test: system-packages $(STAMP)
 	$(VENV)/bin/python -m pytest tests
 
-# The full benchmark (about ten minutes); make test runs its smoke mode.
+# The full benchmarks (about twenty minutes); make test runs their smoke modes.
 bench: system-packages $(STAMP)
 	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/edge.py
 
 system-packages:
 	@tools/install-system-packages

@@ -9,7 +9,8 @@ attack bounded in time.
 "Previous defaults" are approximated with options: no mod_reqtimeout, 400
 workers like Apache's stock event MPM (in 7 processes of 64 threads, all started
 at once, where the stock MPM starts 3 of 25), a listen backlog of 511 (stock),
-no compression, no Cache-Control and no body limit.
+no compression, no Cache-Control, no body limit, and one daemon group for every
+request (no group of its own for requests with a body).
 """
 import argparse
 import datetime
@@ -37,6 +38,7 @@ compress = false
 static-max-age = 0
 hashed-max-age = 0
 max-body-size = 0
+body-processes = 0
 """
 PROBE_FROM = "127.0.0.2"  # the attacker is 127.0.0.1
 

@@ -27,3 +27,15 @@ def test_benchmark_smoke_run(tmp_path):
     # The one figure that is a promise rather than a measurement:
     assert results["files rewritten by no-op: djangowsgi"]["values"] == [0]
     assert "page: apache daemon (package defaults)" in result.stdout  # the table was printed
+
+
+def test_edge_benchmark_smoke_run(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "edge.py"), "--smoke", "--output", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [written] = tmp_path.glob("smoke-edge-*.json")
+    results = json.loads(written.read_text())["results"]
+    for server in ("edge", "previous"):
+        for target in ("slow headers", "slow bodies", "flood", "bytes", "static req/s"):
+            assert results[server][target], (server, target)
+    assert "slow headers: probes answered 200" in result.stdout  # the table was printed

@@ -44,15 +44,8 @@ PROBE_FROM = "127.0.0.2"  # the attacker is 127.0.0.1
 
 
 def site_config(develop):
-    parts = "".join(f"""
-[{name}]
-recipe = djangowsgi:apache
-wsgi-script = ${{wsgi:script}}
-server-name = localhost
-process-group = {name}
-listen = 127.0.0.1:{port}
-aliases = /static/ ${{buildout:directory}}/var/static/
-{PREVIOUS if name == "previous" else ""}""" for name, port in PORTS.items())
+    parts = "".join(bench.APACHE_PART.format(name=name, port=port, extra=PREVIOUS if name == "previous" else "")
+                    for name, port in PORTS.items())
     config = bench.site_config(develop).replace("parts = django wsgi daemon embedded nopreload",
                                                 "parts = django wsgi edge previous")
     return config[:config.index("\n[daemon]")] + parts + config[config.index("\n[versions]"):]

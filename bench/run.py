@@ -62,8 +62,7 @@ def make_venv():
     return venv
 
 
-def site_config(develop):
-    apache = """
+APACHE_PART = """
 [{name}]
 recipe = djangowsgi:apache
 wsgi-script = ${{wsgi:script}}
@@ -73,6 +72,9 @@ listen = 127.0.0.1:{port}
 aliases = /static/ ${{buildout:directory}}/var/static/
 {extra}
 """
+
+
+def site_config(develop):
     return f"""
 [buildout]
 develop = {develop}
@@ -93,7 +95,7 @@ recipe = djangowsgi:wsgi
 eggs = ${{django:eggs}}
 settings = ${{django:settings}}
 environment = ${{django:environment}}
-""" + "".join(apache.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
+""" + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
         ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"))) + PINS + \
         "djangowsgi = 0.1.0.dev0\ncoleman = 1.0\n"
 

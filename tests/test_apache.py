@@ -552,6 +552,9 @@ BAD_INPUTS = [
     ({"server": "system", "mode": "embedded"}, "option mode: embedded would run the site in every child"),
     ({"server": "apache2"}, "option server: 'apache2' is not one of self-contained, system"),
     ({"max-body-size": "lots"}, "option max-body-size: 'lots' is not a size like 100M"),
+    ({"log-rotation": "weekly"}, "option log-rotation: 'weekly' is not a size like 100M, a number of seconds"),
+    ({"body-processes": "-1"}, "option body-processes: -1 is out of range"),
+    ({"workers": "0"}, "option workers: 0 is out of range"),
     ({"request-read-timeout": "header=ten"}, "option request-read-timeout: 'header=ten' is not mod_reqtimeout's"),
     ({"server": "system", "apache-confdir": "etc/apache2"}, "option apache-confdir: 'etc/apache2' is not an absolute"),
 ]

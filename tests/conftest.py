@@ -55,6 +55,7 @@ PREREQUISITES = {
     "/usr/bin/git": "git",
     "/usr/bin/wrk": "wrk",
     "/usr/bin/curl": "curl",
+    "/usr/bin/chromium": "chromium",
     "/usr/bin/systemd-analyze": "systemd",
 }
 
@@ -102,9 +103,19 @@ def copy_world_readable(source, target):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port whose mod_status companion (the port + 10000, or
+    - 10000 above 55535: the apache recipe's default status-listen) is free too."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        companion = port + 10000 if port + 10000 <= 65535 else port - 10000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", companion))
+            except OSError:
+                continue
+        return port
 
 
 class Buildout:

@@ -128,6 +128,24 @@ def test_home_page_and_admin(site):
     assert status == 200 and "Django administration" in body
 
 
+def test_status_shows_what_mod_status_knows(site):
+    for path in ("/server-status", "/server-status?auto", "/server-info"):
+        status, headers, _ = site.get(path)
+        assert status == 404 and "X-Pid" not in headers, path  # not mod_status, and not Django either
+    with LoadLoop([lambda: site.get("/", timeout=10)[0]], limit=200, seconds=10):
+        time.sleep(1)
+        shown = site.ctl("status").stdout
+    assert "answering" in shown
+    assert re.search(r"Up (\d+ min )?\d+ s, \d+ requests served", shown), shown
+    assert re.search(r"Workers: \d+ serving a request, \d+ idle, of 1024 ", shown), shown
+    status_url = f"http://127.0.0.1:{site.port + 10000 if site.port <= 55535 else site.port - 10000}/server-status"
+    assert f"Every request being served: {status_url}" in shown
+    connection = http.client.HTTPConnection(*status_url.split("/")[2].split(":"), timeout=5)
+    connection.request("GET", "/server-status")
+    response = connection.getresponse()
+    assert response.status == 200 and "Apache Server Status" in response.read().decode()
+
+
 def test_static_files_are_served_by_apache(site):
     only_apache = site.buildout.path("var", "static", "only-apache.txt")
     only_apache.write_text("served by Apache\n")
@@ -538,6 +556,9 @@ BAD_INPUTS = [
     ({"extra": "</VirtualHost>\n<VirtualHost *:80>"}, "option extra: may not open or close a VirtualHost"),
     ({"listen": "127.0.0.1:70000"}, "option listen: port 70000 is outside 1-65535"),
     ({"listen": "localhost"}, "option listen: 'localhost' is not [address:]port"),
+    ({"status-listen": "0.0.0.0:9000"}, "option status-listen: 0.0.0.0 is not a loopback address"),
+    ({"status-listen": "9000"}, "option status-listen: * is not a loopback address"),
+    ({"server": "system", "status-listen": "127.0.0.1:9000"}, "option status-listen: is for the self-contained"),
     ({"python-home": "venv"}, "option python-home: 'venv' is not an absolute path"),
     ({"aliases": "/media/ var/media"}, "option aliases: 'var/media' is not an absolute path"),
     ({"aliases": "/media/ /nonexistent/media"}, "option aliases: directory /nonexistent/media/ (for /media/) does not exist"),

@@ -77,6 +77,15 @@ def test_each_site_answers_by_name_from_its_own_account(apache, sites):
         assert f"{len(apache.daemons(account))} mod_wsgi daemon process(es)" in status_line
 
 
+def test_the_sites_hide_the_system_apaches_server_status(apache, sites):
+    # Debian's status.conf lets local clients see /server-status on every vhost.
+    assert (apache.confdir / "mods-enabled" / "status.conf").exists()
+    for server_name in ACCOUNTS:
+        for path in ("/server-status", "/server-info"):
+            status, headers, _ = apache.get(server_name, path)
+            assert status == 404 and "X-Pid" not in headers, (server_name, path)
+
+
 def test_server_scope_is_one_file_shared_by_every_site(apache, sites):
     alpha, beta = (sites[name].path("parts", "apache") for name in ACCOUNTS)
     shared = (apache.confdir / "conf-available" / "djangowsgi.conf").read_text()

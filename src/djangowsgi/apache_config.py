@@ -24,6 +24,8 @@ def vhost(site, served=None):
     lines += [
         "ServerSignature Off",
         f"LimitRequestBody {site.max_body_size}",
+        # Not here, even for a local client: a proxy on this machine is one.
+        "RedirectMatch 404 ^/server-(status|info)(/|$)",
     ]
     if site.system:  # the self-contained server's httpd.conf has the one ErrorLog
         lines.append(f"ErrorLog {log_target(site, site.error_log, served)}")
@@ -238,6 +240,8 @@ def httpd_conf(site, vhost_path, served=None):
         modules.append("reqtimeout")
     if site.apache_version == "2.2":
         modules.append("access_compat")
+    if site.status_listen:
+        modules.append("status")
     if site.ssl:
         modules += ["ssl"] + (["http2"] if site.http2 else [])
     load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
@@ -246,6 +250,8 @@ def httpd_conf(site, vhost_path, served=None):
     listen = [f"Listen {_listen(site.host, site.port)}" + (" https" if site.ssl else "")]
     if site.ssl and site.ssl["redirect"]:
         listen.append(f"Listen {_listen(site.ssl['http_host'], site.ssl['http_port'])}")
+    if site.status_listen:
+        listen.append(f"Listen {_listen(*site.status_listen)}")
     return render.template(
         "httpd.conf.in",
         part=site.name,
@@ -263,7 +269,25 @@ def httpd_conf(site, vhost_path, served=None):
         deny_all=render.indent(_access(site, False), 4),
         server_scope=server_scope(site, a(site.socket_prefix), served),
         vhost=a(vhost_path),
+        status=_status_vhost(site),
     )
+
+
+def _status_vhost(site):
+    """The loopback listener that bin/<part> status asks (README, "The self-contained server")."""
+    if not site.status_listen:
+        return "# No mod_status listener (status-listen = off)."
+    address = _listen(*site.status_listen)
+    return "\n".join([
+        "# mod_status for bin/<part> status, on a loopback port apart from the site's.",
+        f"<VirtualHost {address}>",
+        "    ServerName status.invalid",
+        "    <Location /server-status>",
+        "        SetHandler server-status",
+        render.indent(render.apache_access_local(site.apache_version), 8),
+        "    </Location>",
+        "</VirtualHost>",
+    ])
 
 
 def edge(site):
@@ -318,7 +342,12 @@ def _listen(host, port):
 
 
 def control_script(site):
+    status_url = None
+    if site.status_listen:
+        host, port = site.status_listen
+        status_url = f"http://{'127.0.0.1' if host == 'localhost' else host}:{port}/server-status"
     server = dict(
+        status_url=status_url,
         directory=site.buildout["buildout"]["directory"],
         httpd=site.httpd or "apache2",
         config=site.httpd_conf,

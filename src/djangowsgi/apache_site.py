@@ -55,6 +55,9 @@ READ_TIMEOUT_STAGE = r"(header|body|handshake)=\d+(-\d+)?(,MinRate=\d+)?"
 # all started at once, so that a flood does not wait for new processes.
 DEFAULT_WORKERS = 1024
 THREADS_PER_CHILD = 64
+# bin/<part> status asks mod_status on a loopback port of its own: the site's
+# port + 10000 (8000 -> 18000) unless status-listen says otherwise.
+STATUS_PORT_OFFSET = 10000
 LIMIT_REQUEST_BODY_MAX = 2 ** 31 - 1  # Apache's ceiling for LimitRequestBody
 
 
@@ -141,6 +144,7 @@ class ApacheSite:
 
         self.ssl = self._ssl()
         self._edge()
+        self.status_listen = self._status_listen()
         self.extra = part.options.get("extra", "").strip("\n")
         if "</VirtualHost" in self.extra or "<VirtualHost" in self.extra:
             raise part.error("extra", "may not open or close a VirtualHost: it goes inside the part's own")
@@ -244,6 +248,27 @@ class ApacheSite:
         if self.max_body_size > LIMIT_REQUEST_BODY_MAX:
             raise part.error("max-body-size", f"{self.max_body_size} bytes is over Apache's limit of 2G - 1 "
                                               f"(0 means no limit)")
+
+    def _status_listen(self):
+        """(host, port) of the self-contained server's mod_status listener, or None."""
+        part = self.part
+        if self.system:
+            if part.get("status-listen") is not None:
+                raise part.error("status-listen", "is for the self-contained server; the system Apache's "
+                                                  "mod_status is configured in its mods-enabled/status.conf")
+            return None
+        if part.get("status-listen") == "off":
+            return None
+        host = self.host if is_loopback(self.host) else "127.0.0.1"
+        port = self.port + STATUS_PORT_OFFSET if self.port + STATUS_PORT_OFFSET <= 65535 \
+            else self.port - STATUS_PORT_OFFSET
+        host, port = part.listen("status-listen", f"{host}:{port}")
+        if not is_loopback(host):
+            raise part.error("status-listen", f"{host or '*'} is not a loopback address (127.0.0.1, [::1]): "
+                                              f"mod_status shows every request's URL and client")
+        if port == self.port or (self.ssl and self.ssl["redirect"] and port == self.ssl["http_port"]):
+            raise part.error("status-listen", f"port {port} is the site's own")
+        return host, port
 
     def _check_machine(self):
         """The most common mod_wsgi failure: a python-home of another Python."""
@@ -351,6 +376,10 @@ class ApacheSite:
                 if blocked:
                     raise self.part.error(option, f"the system Apache's user {user} cannot read {path}: {blocked} "
                                                   f"is not readable or enterable for it")
+
+
+def is_loopback(host):
+    return host is not None and (host == "localhost" or host == "[::1]" or re.fullmatch(r"127(\.\d{1,3}){3}", host))
 
 
 def default_display_name(group):

@@ -109,6 +109,13 @@ def apache_access(granted, version):
     return "Require all granted" if granted else "Require all denied"
 
 
+def apache_access_local(version):
+    """Access control that lets in this machine's loopback clients alone."""
+    if version == "2.2":
+        return "Order deny,allow\nDeny from all\nAllow from 127.0.0.1 ::1"
+    return "Require local"
+
+
 def indent(text, spaces):
     pad = " " * spaces
     return "\n".join(pad + line if line.strip() else line for line in text.splitlines())

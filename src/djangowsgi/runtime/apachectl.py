@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.request
 
 from djangowsgi.runtime import daemons, writable
 from djangowsgi.runtime.daemons import alive, children
@@ -20,7 +21,7 @@ USAGE = """usage: {prog} COMMAND
   graceful    restart Apache's children and mod_wsgi daemons without dropping requests
   reload      restart only the mod_wsgi daemon processes (new code, same Apache)
   configtest  check httpd.conf and vhost.conf
-  status      say whether it runs, and where
+  status      say whether it runs, where, and what mod_status knows
   foreground  run in the foreground (for systemd, supervisord or a container)
 """
 
@@ -249,7 +250,44 @@ def status(server):
     daemons = daemon_processes(server, pid)
     extra = f", {len(daemons)} mod_wsgi daemon process(es)" if daemons else ""
     print(f"Running (pid {pid}{extra}) at {server['url']}, {state}.")
+    if server.get("status_url"):
+        print(server_status(server["status_url"]))
     return 0 if state == "answering" else 1
+
+
+def server_status(url):
+    """What mod_status knows, in a few lines."""
+    try:
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with no_proxy.open(url + "?auto", timeout=5) as response:
+            text = response.read().decode("utf-8", "replace")
+    except (OSError, ValueError) as e:
+        return f"mod_status: no answer from {url} ({e})."
+    values = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    try:
+        busy, idle = int(values["BusyWorkers"]), int(values["IdleWorkers"])
+        uptime = int(values["Uptime"])
+    except (KeyError, ValueError):
+        return f"mod_status: {url} did not answer as mod_status does."
+    lines = [
+        f"Up {format_duration(uptime)}, {values.get('Total Accesses', '?')} requests served"
+        f" ({float(values.get('ReqPerSec', 0)):.1f}/s).",
+        f"Workers: {busy - 1} serving a request, {idle} idle, of {busy + idle} (not counting this status request).",
+    ]
+    if "ConnsTotal" in values:
+        lines.append(f"Connections: {values['ConnsTotal']} open, {values.get('ConnsAsyncKeepAlive', '?')} waiting"
+                     f" in keep-alive, {values.get('ConnsAsyncWriting', '?')} being written,"
+                     f" {values.get('ConnsAsyncClosing', '?')} closing.")
+    lines.append(f"Every request being served: {url}")
+    return "\n".join(lines)
+
+
+def format_duration(seconds):
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    shown = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(shown + [f"{seconds} s"]) if not days else " ".join(shown)
 
 
 def foreground(server):

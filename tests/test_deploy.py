@@ -42,6 +42,8 @@ UsePAM no
 StrictModes no
 PrintMotd no
 Subsystem sftp internal-sftp
+# A host with no package index: pip and buildout are pointed at nothing.
+SetEnv PIP_INDEX_URL=http://127.0.0.1:9/simple PIP_NO_INDEX=1 PIP_CONFIG_FILE=/dev/null
 """
 
 
@@ -116,7 +118,7 @@ def test_hosts():
         shutil.rmtree(hosts.root, ignore_errors=True)
 
 
-def project_buildout_cfg(test_hosts, deploy=None):
+def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
     deploy_options = {
         "recipe": "djangowsgi:deploy",
         "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
@@ -144,7 +146,7 @@ def project_buildout_cfg(test_hosts, deploy=None):
         settings = coleman.settings
         environment =
             COLEMAN_VAR_DIR=${{buildout:directory}}/var
-            COLEMAN_ALLOWED_HOSTS={",".join(ADDRESSES)}
+            COLEMAN_ALLOWED_HOSTS=localhost,{",".join(ADDRESSES)}
         collectstatic = true
 
         [wsgi]
@@ -161,7 +163,7 @@ def project_buildout_cfg(test_hosts, deploy=None):
         aliases = /static/ ${{buildout:directory}}/var/static/
 
         [deploy]
-        """) + lines + "\n" + VERSIONS + FABRIC_VERSIONS
+        """) + lines + "\n" + VERSIONS.replace("sqlparse = 0.6.1", f"sqlparse = {sqlparse}") + FABRIC_VERSIONS
 
 
 PRODUCTION_CFG = """\
@@ -184,8 +186,8 @@ class Project:
         self.git("init", "-q")
         self.commit("first release")
 
-    def configure(self, test_hosts, deploy=None):
-        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy))
+    def configure(self, test_hosts, deploy=None, **pins):
+        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **pins))
         # Locally only: the test caches, so that bin/deploy is built without downloads.
         (self.directory / "local.cfg").write_text(
             f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
@@ -255,9 +257,32 @@ def test_deploy_to_three_hosts(project, test_hosts):
         assert f"[root@{address}:{test_hosts.ssh_port}] switched current to" in result.stdout
         status, body = page(test_hosts, address)
         assert status == 200 and "Welcome to Coleman" in body
-    assert "Got Django 5.2.19" in result.stdout  # progress of the first build
+    # Nothing came from an index: the eggs were shipped, and buildout got none.
+    assert "Got " not in result.stdout
+    for address in ADDRESSES:
+        shipped = re.search(rf"\[root@{address}:\d+\] shipping \d+ egg\(s\): (.*)", result.stdout).group(1)
+        assert "Django-5.2.19-" in shipped and "fabric" not in shipped.lower()
+        venvs = os.listdir(test_hosts.base(address) / "shared" / "buildout")
+        assert len(venvs) == 1
     status = project.deploy("status")
     assert status.stdout.count("healthy") == 3 and "NOT healthy" not in status.stdout
+
+
+def host_state(test_hosts, address):
+    """A host's shared eggs and buildout virtualenvs, with their inode change times."""
+    shared = test_hosts.base(address) / "shared"
+    return {path: os.stat(shared / path).st_ctime_ns for directory in ("eggs/v5", "buildout")
+            for path in [os.path.join(directory, name) for name in os.listdir(shared / directory)]}
+
+
+def test_deploy_with_nothing_changed_ships_nothing_and_makes_no_virtualenv(project, test_hosts):
+    before = {a: host_state(test_hosts, a) for a in ADDRESSES}
+    releases = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    result = project.deploy("deploy")
+    assert "shipping" not in result.stdout and "making" not in result.stdout and "Got " not in result.stdout
+    for address in ADDRESSES:
+        assert host_state(test_hosts, address) == before[address]
+        assert current_release(test_hosts, address) != releases[address]
 
 
 def test_rolling_deploy_drops_no_request(project, test_hosts):
@@ -283,7 +308,7 @@ def test_failed_health_check_rolls_back_and_stops_the_rollout(project, test_host
     result = project.deploy("deploy", check=False)
     assert result.returncode != 0
     first = ADDRESSES[0]
-    assert f"root@{first}:{test_hosts.ssh_port}: FAILED at health check, rolled back to {before[first]}" \
+    assert f"root@{first}:{test_hosts.ssh_port}: FAILED to pass the health check, rolled back to {before[first]}" \
         in result.stdout
     for address in ADDRESSES:
         assert current_release(test_hosts, address) == before[address]
@@ -353,6 +378,9 @@ BAD_INPUTS = [
     ({"health-url": "localhost:8000/"}, "option health-url: 'localhost:8000/' is not an http:// or https:// URL"),
     ({"buildout-config": "../other.cfg"}, "option buildout-config: '../other.cfg' is not a path inside the checkout"),
     ({"shared-files": "/etc/passwd"}, "option shared-files: '/etc/passwd' is not a path inside the checkout"),
+    ({"host-settings": "listen=1"}, "option host-settings: 'listen=1' is not section:option=value"),
+    ({"host-settings": "apache:listen={name}:80"}, "option host-settings: may hold {host} and no other"),
+    ({"ship-eggs": "maybe"}, "option ship-eggs: 'maybe' is not true or false"),
 ]
 
 
@@ -402,3 +430,143 @@ def test_deploy_with_changed_css_keeps_every_page_styled(project, test_hosts):
         new = stylesheet_of(test_hosts, address)
         assert new != old[address]
         assert "teal" in fetch(test_hosts, address, new)[1]
+
+
+def test_pin_change_ships_the_one_new_egg(project, test_hosts):
+    built = project.configure(test_hosts, sqlparse="0.6.0")  # here, with an index: fetches sqlparse 0.6.0
+    assert built.returncode == 0, built.stdout + built.stderr
+    project.commit("sqlparse 0.6.0")
+    try:
+        result = project.deploy("deploy")
+        for address in ADDRESSES:
+            assert re.search(rf"\[root@{address}:\d+\] shipping 1 egg\(s\): sqlparse-0.6.0-", result.stdout)
+            sys_path = (test_hosts.base(address) / "current" / "parts" / "wsgi" / "wsgi.wsgi").read_text()
+            assert "/sqlparse-0.6.0-" in sys_path and "/sqlparse-0.6.1-" not in sys_path
+            assert page(test_hosts, address)[0] == 200
+        assert "Got " not in result.stdout
+    finally:
+        project.configure(test_hosts)
+        project.commit("sqlparse 0.6.1 again")
+
+
+def test_parallel_deploy_switches_every_host(project, test_hosts):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    project.configure(test_hosts, {"parallel": "3"})
+    project.change_home_page("Coleman, parallel edition")
+    try:
+        result = project.deploy("deploy")
+    finally:
+        project.configure(test_hosts)
+        project.commit("one host at a time again")
+    assert "3 at a time" in result.stdout
+    for address in ADDRESSES:
+        assert current_release(test_hosts, address) != before[address]
+        assert f"root@{address}:{test_hosts.ssh_port}: on {current_release(test_hosts, address)}" in result.stdout
+        assert heading(test_hosts, address) == "Coleman, parallel edition"
+
+
+def test_parallel_failure_rolls_back_its_group_and_starts_no_other(project, test_hosts):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    project.configure(test_hosts, {"parallel": "2"})
+    views = project.directory / "example" / "coleman" / "views.py"
+    views.write_text(views.read_text().replace("    notes = ", "    raise RuntimeError('a broken release')\n    notes = "))
+    project.commit("a broken release, two hosts at a time")
+    try:
+        result = project.deploy("deploy", check=False)
+    finally:
+        project.git("reset", "-q", "--hard", "HEAD~1")
+        project.configure(test_hosts)
+    assert result.returncode == 1
+    for address in ADDRESSES[:2]:
+        assert (f"root@{address}:{test_hosts.ssh_port}: FAILED to pass the health check, rolled back to "
+                f"{before[address]}") in result.stdout
+    third = ADDRESSES[2]
+    assert f"root@{third}:{test_hosts.ssh_port}: not reached, still on {before[third]}" in result.stdout
+    assert f"[root@{third}:{test_hosts.ssh_port}] uploading" not in result.stdout
+    for address in ADDRESSES:
+        assert current_release(test_hosts, address) == before[address]
+        assert heading(test_hosts, address) == "Coleman, parallel edition"
+
+
+@pytest.mark.parametrize("broken", ["unknown host key", "host down"])
+def test_unreachable_host_stops_the_deploy_before_any_change(project, test_hosts, tmp_path, broken):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES]
+    options = {}
+    if broken == "unknown host key":
+        known = tmp_path / "known_hosts"
+        known.write_text("".join(line + "\n" for line in test_hosts.known_hosts.read_text().splitlines()
+                                 if not line.startswith(f"[{ADDRESSES[1]}]")))
+        options["known-hosts"] = str(known)
+        message = f"{hosts[1]}: FAILED: could not connect: Server '[{ADDRESSES[1]}]:{test_hosts.ssh_port}' " \
+                  f"not found in known_hosts; release unknown"
+    else:
+        hosts[1] = f"root@127.0.0.9:{test_hosts.ssh_port}"  # no sshd there
+        options["hosts"] = "\n".join(hosts)
+        message = f"{hosts[1]}: FAILED: could not connect: NoValidConnectionsError"
+    project.configure(test_hosts, options)
+    project.change_home_page("Coleman, never deployed")
+    try:
+        result = project.deploy("deploy", check=False)
+        status = project.deploy("status", check=False)
+    finally:
+        project.git("reset", "-q", "--hard", "HEAD~1")
+        project.configure(test_hosts)
+    assert result.returncode == 1 and status.returncode == 1
+    assert message in result.stdout, result.stdout
+    assert "Nothing was changed on any host." in result.stdout
+    for index in (0, 2):
+        assert f"{hosts[index]}: not reached, still on {before[ADDRESSES[index]]}" in result.stdout
+        assert current_release(test_hosts, ADDRESSES[index]) == before[ADDRESSES[index]]
+    assert "could not connect" in status.stdout and "release unknown" in status.stdout
+
+
+def test_readme_complete_example_deploys_and_passes_its_health_check(test_hosts, tmp_path):
+    """The README's buildout.cfg and production.cfg, with the host names, the path
+    and the ssh key (in a HOME of the test's) substituted: two hosts, no index there."""
+    from test_readme import MYSITE, readme_block
+
+    directory = world_readable_directory(TEST_ROOT, "readme-deploy-")
+    project = directory / "mysite"
+    os.symlink(REPO, directory / "djangowsgi")
+    for name, text in MYSITE.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(textwrap.dedent(text))
+    hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES[:2]]
+    config = readme_block("A complete ``buildout.cfg``")
+    config = config.replace("deploy@web1.mysite.example", hosts[0]).replace("deploy@web2.mysite.example", hosts[1])
+    config = config.replace("path = /srv/mysite", f"path = {test_hosts.root}/readme/{{host}}")
+    (project / "buildout.cfg").write_text(config)
+    (project / "production.cfg").write_text(readme_block("A ``production.cfg`` for the hosts"))
+    (project / "local.cfg").write_text(f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
+                                       f"download-cache = {SHARED / 'downloads'}\n")
+    (project / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n"
+                                        "/local.cfg\n")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    shutil.copy(test_hosts.key, home / ".ssh" / "id_ed25519")
+    shutil.copy(test_hosts.known_hosts, home / ".ssh" / "known_hosts")
+    env = dict(os.environ, HOME=str(home), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    try:
+        built = subprocess.run([str(BUILDOUT), "-N", "-c", "local.cfg"], cwd=project, env=env, capture_output=True,
+                               text=True)
+        assert built.returncode == 0, built.stdout + built.stderr
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "mysite"]):
+            subprocess.run(["git", "-C", str(project), *command], check=True, env=env)
+        result = subprocess.run([str(project / "bin" / "deploy"), "deploy"], cwd=project, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "shipping develop egg(s) djangowsgi-" in result.stdout and "Got " not in result.stdout
+        for address in ADDRESSES[:2]:
+            assert f"[root@{address}:{test_hosts.ssh_port}] healthy" in result.stdout
+            request = urllib.request.Request(f"http://{address}:8000/", headers={"Host": "www.mysite.example"})
+            with urllib.request.urlopen(request, timeout=20) as response:
+                assert response.read().decode() == "Hello from mysite"
+    finally:
+        for address in ADDRESSES[:2]:
+            ctl = test_hosts.root / "readme" / address / "current" / "bin" / "apache"
+            if ctl.exists():
+                subprocess.run([str(ctl), "stop"], capture_output=True)
+        if not os.environ.get("DJANGOWSGI_KEEP"):
+            shutil.rmtree(directory, ignore_errors=True)

@@ -2,7 +2,7 @@
 import os
 import re
 import sys
-from importlib import metadata
+import sysconfig
 
 import djangowsgi
 from djangowsgi import eggs, render
@@ -12,6 +12,9 @@ from djangowsgi.options import PartOptions
 HOST = re.compile(r"(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])"
                   r"(?::(?P<port>\d+))?\Z")
 RELATIVE_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*\Z")
+HOST_SETTING = re.compile(r"[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+=.*\Z")
+# What runs bin/buildout on a host, installed from wheels of these exact versions.
+BUILDOUT_DISTRIBUTIONS = ("zc.buildout", "zc.recipe.egg")
 
 
 class Recipe:
@@ -39,6 +42,8 @@ class Recipe:
         self.before_switch = part.lines("before-switch")
         self.after_switch = part.lines("after-switch")
         self.apache_part = self._apache_part()
+        server_name = buildout[self.apache_part].get("server-name", "") if self.apache_part else ""
+        self.health_host = part.get("health-host", "" if "*" in server_name else server_name)
         self.reload = part.get("reload", f"bin/{self.apache_part} reload" if self.apache_part else "")
         self.identity_file = part.absolute_path("identity-file")
         self.known_hosts = part.absolute_path("known-hosts", os.path.expanduser("~/.ssh/known_hosts"))
@@ -46,9 +51,34 @@ class Recipe:
         self.shared_directories = [self._relative_name("shared-directories", d)
                                    for d in part.lines("shared-directories") or ["var"]]
         self.shared_files = [self._relative_name("shared-files", f) for f in part.lines("shared-files")]
+        self.host_settings = [self._host_setting(line) for line in part.lines("host-settings")]
+        self.ship_eggs = part.boolean("ship-eggs", True)
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         options["script"] = self.script
-        self.paths = eggs.python_path(buildout, name, options, part.lines("eggs") or ["fabric"])
+        deploy_eggs = part.lines("eggs") or ["fabric"]
+        self.paths = eggs.python_path(buildout, name, options, deploy_eggs)
+        self.eggs_directory = os.path.realpath(buildout["buildout"]["eggs-directory"])
+        self.develop = self._develop()
+        self.shipped = eggs.shipped_eggs(buildout, name, deploy_eggs) if self.ship_eggs else []
+
+    def _develop(self):
+        """buildout's develop paths, relative to the checkout; those outside it
+        (``../djangowsgi``) absolute, to be shipped (they must be git checkouts)."""
+        checkout = os.path.realpath(self.buildout["buildout"]["directory"])
+        paths = []
+        for line in self.buildout["buildout"].get("develop", "").split():
+            path = os.path.realpath(os.path.join(checkout, line))
+            inside = path == checkout or path.startswith(checkout + os.sep)
+            paths.append(os.path.relpath(path, checkout) if inside else path)
+        return paths
+
+    def _host_setting(self, line):
+        if not HOST_SETTING.match(line):
+            raise self.part.error("host-settings", f"{line!r} is not section:option=value")
+        leftover = line.replace("{host}", "")
+        if "{" in leftover or "}" in leftover:
+            raise self.part.error("host-settings", "may hold {host} and no other placeholder")
+        return line
 
     def _host(self, line):
         match = HOST.match(line)
@@ -80,11 +110,20 @@ class Recipe:
             python=self.python,
             buildout_config=self.buildout_config,
             apache_part=self.apache_part,
-            buildout_requirements=[f"zc.buildout=={metadata.version('zc.buildout')}",
-                                   f"zc.recipe.egg=={metadata.version('zc.recipe.egg')}"],
+            buildout_requirements=eggs.pinned_closure(BUILDOUT_DISTRIBUTIONS),
+            ship_eggs=self.ship_eggs,
+            eggs_directory=self.eggs_directory,
+            eggs_subdirectory=self.buildout["buildout"].get("eggs-directory-version", ""),
+            shipped_eggs=self.shipped,
+            python_version="%d.%d" % sys.version_info[:2],
+            platform=sysconfig.get_platform(),
+            host_settings=self.host_settings,
+            develop=self.develop,
+            work_directory=os.path.join(self.buildout["buildout"]["parts-directory"], self.name),
             parallel=self.parallel,
             health_url=self.health_url,
             health_timeout=self.health_timeout,
+            health_host=self.health_host,
             keep_releases=self.keep_releases,
             before_switch=self.before_switch,
             after_switch=self.after_switch,

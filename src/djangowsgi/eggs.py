@@ -3,8 +3,10 @@ import ast
 import os
 import re
 import sysconfig
+from importlib import metadata
 
 import zc.recipe.egg
+from packaging.requirements import Requirement
 
 
 def python_path(buildout, name, options, eggs, extra_paths=()):
@@ -108,3 +110,53 @@ def _normalize(name):
 def _interpreter_paths():
     scheme = sysconfig.get_paths()
     return {scheme["purelib"], scheme["platlib"], scheme["stdlib"]}
+
+
+def shipped_eggs(buildout, deploy_part, deploy_eggs):
+    """The egg directories (names) a deploy ships to its hosts: the eggs of every
+    other part with an ``eggs`` option and every pinned egg the eggs directory
+    holds, except what only the deploy part itself needs (Fabric and its own)."""
+    eggs_directory = os.path.realpath(buildout["buildout"]["eggs-directory"])
+    here = {name for name in os.listdir(eggs_directory) if name.endswith(".egg")} \
+        if os.path.isdir(eggs_directory) else set()
+
+    def in_eggs_directory(dists):
+        return {os.path.basename(d.location) for d in dists
+                if os.path.dirname(os.path.realpath(d.location)) == eggs_directory}
+    needed = set()
+    for part in buildout["buildout"].get("parts", "").split():
+        options = buildout[part]
+        if part == deploy_part or not options.get("eggs", "").strip():
+            continue
+        requirements = [line.strip() for line in options["eggs"].splitlines() if line.strip()]
+        _, working_set = zc.recipe.egg.Eggs(buildout, part, dict(options)).working_set()
+        needed |= in_eggs_directory(required(working_set, requirements))
+    _, working_set = zc.recipe.egg.Eggs(buildout, deploy_part, {"eggs": "\n".join(deploy_eggs)}).working_set()
+    deploy_only = in_eggs_directory(required(working_set, deploy_eggs)) - needed
+    versions = buildout[buildout["buildout"].get("versions", "versions")]
+    pinned = {f"{_normalize(name)}-{version}" for name, version in versions.items()}
+    for name in here:
+        project, version = name.split("-")[:2]
+        if f"{_normalize(project)}-{version}" in pinned and name not in deploy_only:
+            needed.add(name)
+    return sorted(needed & here)
+
+
+def pinned_closure(names):
+    """``name==version`` for ``names`` and everything they require, as installed
+    in the Python running buildout."""
+    pins, todo = {}, list(names)
+    while todo:
+        name = todo.pop()
+        if _normalize(name) in pins:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        pins[_normalize(name)] = f"{dist.metadata['Name']}=={dist.version}"
+        for line in dist.requires or ():
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return sorted(pins.values(), key=str.lower)

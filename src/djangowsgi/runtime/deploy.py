@@ -21,16 +21,22 @@ import time
 import urllib.error
 import urllib.request
 
+from djangowsgi.runtime import shipping
+
 HOST = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
 PROGRESS = re.compile(r"^(Installing|Updating|Got|Develop|Uninstalling) ")
 print_lock = threading.Lock()
+# The health check goes straight to each host, whatever http_proxy says.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEPLOYED = ".deployed"  # in a release that went live and passed its health check
 
 
 class StepFailed(Exception):
+    """``step`` (what was being done: "run bin/buildout") failed with ``message``."""
+
     def __init__(self, step, message):
-        super().__init__(f"{step} failed: {message}")
-        self.step = step
+        super().__init__(message if step == "connect" else f"could not {step}: {message}")
+        self.step, self.message = step, str(self)
 
 
 def say(host, message):
@@ -69,7 +75,6 @@ class Host:
 
     def __init__(self, spec, config):
         import fabric
-        import paramiko
 
         match = HOST.match(spec)
         self.spec, self.config = spec, config
@@ -82,11 +87,24 @@ class Host:
             self.name, user=match.group("user"), port=int(match.group("port") or 22),
             connect_kwargs=connect_kwargs, connect_timeout=15,
         )
+
+    def connect(self):
+        """Open the SSH connection; a failure says which of reaching the host, its
+        key and the login went wrong."""
+        import paramiko
         client = self.connection.client
-        if os.path.exists(config["known_hosts"]):
-            client.load_host_keys(config["known_hosts"])
-        policy = paramiko.AutoAddPolicy() if config["accept_new_host_keys"] else paramiko.RejectPolicy()
+        policy = paramiko.AutoAddPolicy() if self.config["accept_new_host_keys"] else paramiko.RejectPolicy()
         client.set_missing_host_key_policy(policy)
+        try:
+            if os.path.exists(self.config["known_hosts"]):
+                client.load_host_keys(self.config["known_hosts"])
+            self.connection.open()
+        except paramiko.AuthenticationException as e:
+            raise StepFailed("connect", f"could not log in as {self.connection.user}: {e}") from None
+        except paramiko.SSHException as e:
+            raise StepFailed("connect", f"could not connect: {e}") from None
+        except Exception as e:  # noqa: BLE001 - refused, unreachable, timed out, no such host
+            raise StepFailed("connect", f"could not connect: {type(e).__name__}: {e}") from None
 
     def run(self, step, command, progress=False):
         """Run ``command`` on the host; StepFailed with its last lines if it fails."""
@@ -101,30 +119,30 @@ class Host:
             raise StepFailed(step, f"exit {result.exited}: " + " | ".join(output))
         return result.stdout
 
-    def upload(self, local, remote):
+    def upload(self, local, remote, step="upload the release"):
         try:
             self.connection.put(local, remote)
         except Exception as e:  # noqa: BLE001
-            raise StepFailed("upload", f"{type(e).__name__}: {e}") from None
+            raise StepFailed(step, f"{type(e).__name__}: {e}") from None
 
     def current(self):
-        out = self.run("status", f"readlink {q(self.base + '/current')} || true")
+        out = self.run("read the current release", f"readlink {q(self.base + '/current')} || true")
         return os.path.basename(out.strip()) or None
 
     def release_names(self):
-        out = self.run("releases", f"ls -1 {q(self.base + '/releases')} 2>/dev/null || true")
+        out = self.run("list the releases", f"ls -1 {q(self.base + '/releases')} 2>/dev/null || true")
         return sorted(n for n in out.split() if not n.endswith(".tar.gz"))
 
     def deployed_releases(self):
         """Releases that went live and passed their health check, oldest first."""
-        out = self.run("releases", f"cd {q(self.base + '/releases')} 2>/dev/null && "
-                                   f"ls -1d */{DEPLOYED} 2>/dev/null || true")
+        out = self.run("list the releases", f"cd {q(self.base + '/releases')} 2>/dev/null && "
+                                            f"ls -1d */{DEPLOYED} 2>/dev/null || true")
         return sorted(line.split("/")[0] for line in out.split())
 
     def switch(self, release):
         """Point ``current`` at ``release`` with one rename: never missing, never half."""
         tmp = f"{self.base}/.current-{os.getpid()}"
-        self.run("switch", f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(self.base + '/current')}")
+        self.run("switch current", f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(self.base + '/current')}")
 
     def in_current(self, step, command):
         # cd through the symlink: scripts there see .../current, not the release path.
@@ -163,7 +181,8 @@ def health(config, host):
     deadline = time.monotonic() + config["health_timeout"]
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            request = urllib.request.Request(url, headers={"Host": config["health_host"]} if config["health_host"] else {})
+            with NO_PROXY.open(request, timeout=5) as response:
                 if response.status == 200:
                     return True
         except (OSError, urllib.error.URLError):
@@ -197,65 +216,143 @@ def deploy(config, specs, dry_run=False):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
     archive, revision = package(config)
     release = f"{stamp}-{revision}"
-    print(f"Deploying release {release} to {len(specs)} host(s), {config['parallel']} at a time.")
-    outcome = {spec: "not reached" for spec in specs}
     try:
         if dry_run:
+            print(f"Would deploy release {release} to {len(specs)} host(s), {config['parallel']} at a time.")
             for spec in specs:
                 name = HOST.match(spec).group("host").strip("[]")
                 for step in deploy_steps(config, release):
                     say(spec, f"would {step.replace('{host}', name)}")
             return 0
-        failed = False
-        for start in range(0, len(specs), config["parallel"]):
-            group = specs[start:start + config["parallel"]]
-            with concurrent.futures.ThreadPoolExecutor(len(group)) as pool:
-                results = dict(zip(group, pool.map(lambda s: deploy_host(config, s, release, archive), group)))
-            outcome.update(results)
-            if any(not ok for ok, _ in results.values()):
-                failed = True
-                break
+        config = dict(config, outside_develop=shipping.outside_develop(config))
+        hosts = {spec: Host(spec, config) for spec in specs}
+        try:
+            return rollout(config, specs, hosts, release, archive)
+        finally:
+            for host in hosts.values():
+                host.close()
     finally:
         os.unlink(archive)
+
+
+def rollout(config, specs, hosts, release, archive):
+    """Every host looked at first (all reachable, or nothing changes), then
+    ``parallel`` at a time, stopping at the first group with a failure."""
+    looked = dict(zip(specs, _in_threads(lambda spec: look(config, hosts[spec]), specs, len(specs))))
+    unreachable = {spec: e for spec, e in looked.items() if isinstance(e, StepFailed)}
+    outcome = {}
+    for spec, layout in looked.items():
+        if spec in unreachable:
+            outcome[spec] = f"FAILED: {unreachable[spec].message}; release unknown"
+        else:
+            outcome[spec] = f"not reached, still on {layout.current or 'no release'}"
+    if unreachable:
+        print(f"Not deploying release {release}: {len(unreachable)} host(s) could not be looked at.")
+        return summary(specs, outcome, "Nothing was changed on any host.")
+    print(f"Deploying release {release} to {len(specs)} host(s), {config['parallel']} at a time.")
+    for start in range(0, len(specs), config["parallel"]):
+        group = specs[start:start + config["parallel"]]
+        results = _in_threads(lambda spec: deploy_host(config, hosts[spec], looked[spec], release, archive),
+                              group, len(group))
+        outcome.update((spec, state) for spec, (_, state) in zip(group, results))
+        if not all(ok for ok, _ in results):
+            return summary(specs, outcome, "Rollout stopped: hosts not reached keep their release.")
+    return summary(specs, outcome)
+
+
+def look(config, host):
+    try:
+        host.connect()
+        return Layout(config, host)
+    except StepFailed as e:
+        say(host.spec, f"FAILED: {e}")
+        return e
+
+
+def summary(specs, outcome, failure=None):
     print("\nSummary:")
     for spec in specs:
-        state = outcome[spec]
-        print(f"  {spec}: {state if isinstance(state, str) else state[1]}")
-    if failed:
-        print("Rollout stopped: hosts not reached keep their release.")
+        print(f"  {spec}: {outcome[spec]}")
+    if failure:
+        print(failure)
         return 1
     return 0
 
 
+def _in_threads(function, items, threads):
+    with concurrent.futures.ThreadPoolExecutor(max(1, threads)) as pool:
+        return list(pool.map(function, items))
+
+
 def deploy_steps(config, release):
-    steps = ["upload the checkout as releases/" + release, "link shared " + ", ".join(
-        config["shared_directories"] + config["shared_files"]),
-             f"create a virtualenv with {config['python']}", f"run bin/buildout -N -c {config['buildout_config']}"]
+    shared = ", ".join(config["shared_directories"] + config["shared_files"])
+    steps = []
+    if config["ship_eggs"]:
+        steps += [f"check that {config['python']} is Python {config['python_version']} on {config['platform']}",
+                  f"ship the eggs it lacks of {len(config['shipped_eggs'])} into shared/eggs"]
+    steps += ["upload the checkout as releases/" + release, "link shared " + shared,
+              f"make shared/buildout/{shipping.venv_key(config)} with {config['python']} and "
+              f"{', '.join(config['buildout_requirements'])}, unless it is there"
+              + (" (from shipped wheels)" if config["ship_eggs"] else ""),
+              f"run bin/buildout -N -c {config['buildout_config']}"
+              + (" with no package index" if config["ship_eggs"] else "")
+              + "".join(f" {setting}" for setting in config["host_settings"])]
     steps += [f"run {c}" for c in config["before_switch"]]
     steps += ["switch current to " + release] + ([f"run {config['reload']}"] if config["reload"] else [])
     steps += [f"run {c}" for c in config["after_switch"]]
     if config["health_url"]:
-        steps.append(f"check {config['health_url']} (200 within {config['health_timeout']} s)")
+        steps.append(f"check {config['health_url']} from this machine"
+                     + (f" with Host: {config['health_host']}" if config["health_host"] else "")
+                     + f" (200 within {config['health_timeout']} s)")
     return steps + [f"keep {config['keep_releases']} releases"]
 
 
-def deploy_host(config, spec, release, archive):
+class Layout:
+    """What a host has, read in one command: its release, its Python, its shared eggs,
+    wheels and buildout virtualenv."""
+
+    def __init__(self, config, host):
+        self.venv = f"{host.base}/shared/buildout/{shipping.venv_key(config)}"
+        self.eggs = f"{host.base}/shared/eggs" + (f"/{config['eggs_subdirectory']}"
+                                                  if config["eggs_subdirectory"] else "")
+        self.wheels = f"{host.base}/shared/wheels"
+        self.develop = f"{host.base}/shared/develop"
+        probe = ("import sys, sysconfig; print('%d.%d' % sys.version_info[:2], sysconfig.get_platform())")
+        out = host.run("look at the host", "; echo ---; ".join([
+            f"readlink {q(host.base + '/current')}",
+            f"{q(config['python'])} -c {q(probe)} || echo missing",
+            f"ls -1 {q(self.eggs)} 2>/dev/null",
+            f"ls -1 {q(self.wheels)} 2>/dev/null",
+            f"test -e {q(self.venv + '/.complete')} && echo yes",
+            f"ls -1 {q(self.develop)} 2>/dev/null",
+        ]) + "; true")
+        current, python, eggs, wheels, venv, develop = (part.strip() for part in (out + "\n").split("---\n"))
+        self.develop_here = set(develop.split())
+        self.current = os.path.basename(current) or None
+        self.python = python
+        self.eggs_here, self.wheels_here = set(eggs.split()), set(wheels.split())
+        self.has_venv = venv == "yes"
+
+
+def deploy_host(config, host, layout, release, archive):
     """(ok, what the host is on now)."""
-    try:
-        host = Host(spec, config)
-    except Exception as e:  # noqa: BLE001
-        say(spec, f"FAILED: {type(e).__name__}: {e}")
-        return False, "FAILED to connect, untouched"
-    base = host.base
+    spec, base = host.spec, host.base
     rel = f"{base}/releases/{release}"
-    previous = None
+    previous = layout.current
     try:
-        previous = host.current()
         say(spec, f"on {previous or 'no release yet'}; uploading {release}")
-        shared = [f"{base}/shared/{d}" for d in ["eggs", "downloads"] + config["shared_directories"]]
-        host.run("prepare", "mkdir -p " + " ".join(q(p) for p in [f"{base}/releases", rel] + shared))
+        shared = [f"{base}/shared/{d}" for d in ["eggs", "downloads", "buildout"] + config["shared_directories"]]
+        host.run("prepare directories", "mkdir -p " + " ".join(q(p) for p in [f"{base}/releases", rel] + shared))
+        if config["ship_eggs"]:
+            ship(config, host, layout)
+        develop = config["outside_develop"]
+        missing = [(name, archive) for name, archive in develop.values() if name not in layout.develop_here]
+        if missing:
+            say(spec, f"shipping develop egg(s) {', '.join(name for name, _ in missing)}")
+            host.run("ship develop eggs", f"mkdir -p {q(layout.develop)}")
+            unpack(host, "ship develop eggs", layout.develop, missing)
         host.upload(archive, f"{rel}.tar.gz")
-        host.run("upload", f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}")
+        host.run("unpack the release", f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}")
         links = []
         for name in config["shared_directories"] + config["shared_files"]:
             target = f"{base}/shared/{name}"
@@ -263,17 +360,26 @@ def deploy_host(config, spec, release, archive):
                          f"mkdir -p {q(os.path.dirname(rel + '/' + name))} && rm -rf {q(rel + '/' + name)} && "
                          f"ln -s {q(target)} {q(rel + '/' + name)}")
         if links:
-            host.run("link shared", " && ".join(f"( {link} )" for link in links))
-        say(spec, "creating the virtualenv")
-        requirements = " ".join(q(r) for r in config["buildout_requirements"])
-        host.run("virtualenv", f"{q(config['python'])} -m venv {q(rel + '/venv')} && "
-                               f"{q(rel + '/venv/bin/pip')} install -q {requirements}")
+            host.run("link shared files", " && ".join(f"( {link} )" for link in links))
+        if not layout.has_venv:
+            make_buildout_venv(config, host, layout)
         say(spec, "running bin/buildout")
         started = time.monotonic()
-        served = f" {config['apache_part']}:served-from={q(base + '/current')}" if config["apache_part"] else ""
-        host.run("buildout", f"cd {q(rel)} && venv/bin/buildout -N -c {q(config['buildout_config'])} "
-                             f"buildout:eggs-directory={q(base + '/shared/eggs')} "
-                             f"buildout:download-cache={q(base + '/shared/downloads')}{served}", progress=True)
+        settings = [f"buildout:eggs-directory={base}/shared/eggs", f"buildout:download-cache={base}/shared/downloads"]
+        if config["apache_part"]:
+            settings.append(f"{config['apache_part']}:served-from={base}/current")
+        environment = ""
+        if config["ship_eggs"]:
+            # Nothing may come from an index: a missing egg fails the build, loudly.
+            settings.append(f"buildout:index=file://{layout.wheels}")
+            environment = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0 "
+        if develop:  # the paths outside the checkout, as shipped
+            settings.append("buildout:develop=" + " ".join(
+                f"{layout.develop}/{develop[path][0]}" if path in develop else path for path in config["develop"]))
+        settings += [setting.replace("{host}", host.name) for setting in config["host_settings"]]
+        host.run("run bin/buildout", f"cd {q(rel)} && {environment}{q(layout.venv + '/bin/buildout')} -N "
+                                     f"-c {q(config['buildout_config'])} " + " ".join(q(s) for s in settings),
+                 progress=True)
         say(spec, f"built in {time.monotonic() - started:.1f} s")
         for command in config["before_switch"]:
             say(spec, f"running {command}")
@@ -284,8 +390,7 @@ def deploy_host(config, spec, release, archive):
             host.run("clean up", f"rm -rf {q(rel)} {q(rel + '.tar.gz')}")
         except StepFailed:
             pass
-        host.close()
-        return False, f"FAILED at {e.step}, still on {previous or 'no release'}"
+        return False, f"FAILED to {e.step}, still on {previous or 'no release'}"
     try:
         host.switch(release)
         say(spec, f"switched current to {release}")
@@ -295,27 +400,73 @@ def deploy_host(config, spec, release, archive):
             say(spec, f"running {command}")
             host.in_current("after-switch", command)
         if not health(config, host):
-            raise StepFailed("health check", f"{config['health_url'].replace('{host}', host.name)} "
-                                             f"did not answer 200 within {config['health_timeout']} s")
+            raise StepFailed("pass the health check", f"{config['health_url'].replace('{host}', host.name)} "
+                                                      f"did not answer 200 within {config['health_timeout']} s")
         if config["health_url"]:
             say(spec, "healthy")
-        host.run("mark", f"touch {q(rel + '/' + DEPLOYED)}")
+        host.run("mark the release", f"touch {q(rel + '/' + DEPLOYED)}")
         prune(config, host, release, previous)
         return True, f"on {release}"
     except StepFailed as e:
         say(spec, f"FAILED: {e}")
         if not previous:
-            return False, f"FAILED at {e.step}, on {release} (no earlier release to go back to)"
+            return False, f"FAILED to {e.step}, on {release} (no earlier release to go back to)"
         try:
             host.switch(previous)
             if config["reload"]:
                 host.in_current("reload", config["reload"])
             say(spec, f"rolled back to {previous}")
-            return False, f"FAILED at {e.step}, rolled back to {previous}"
+            return False, f"FAILED to {e.step}, rolled back to {previous}"
         except StepFailed as again:
-            return False, f"FAILED at {e.step}, and rolling back failed too: {again}"
-    finally:
-        host.close()
+            return False, f"FAILED to {e.step}, and rolling back failed too: {again}; release unknown"
+
+
+def ship(config, host, layout):
+    """The eggs and wheels the host lacks, unpacked into place one by one (a
+    half-unpacked egg never appears under its name)."""
+    if layout.python == "missing" or not layout.python:
+        raise StepFailed("check the host's Python", f"{config['python']} does not run on {host.name}")
+    version, platform = layout.python.split()
+    if (version, platform) != (config["python_version"], config["platform"]):
+        raise StepFailed("check the host's Python",
+                         f"{config['python']} on {host.name} is Python {version} on {platform}, but the eggs "
+                         f"shipped from here are for Python {config['python_version']} on {config['platform']}: "
+                         f"deploy from a machine like the hosts, or set ship-eggs = false so that the hosts "
+                         f"fetch their own")
+    missing = [egg for egg in config["shipped_eggs"] if egg not in layout.eggs_here]
+    if missing:
+        say(host.spec, f"shipping {len(missing)} egg(s): {', '.join(missing)}")
+        unpack(host, "ship eggs", layout.eggs, [(egg, shipping.egg_archive(config, egg)) for egg in missing])
+    if not layout.has_venv:
+        wheels = shipping.local_wheels(config)
+        host.run("ship wheels", f"mkdir -p {q(layout.wheels)}")
+        for wheel in wheels:
+            if os.path.basename(wheel) not in layout.wheels_here:
+                host.upload(wheel, f"{layout.wheels}/{os.path.basename(wheel)}", "ship wheels")
+
+
+def unpack(host, step, directory, archives):
+    """Each (name, archive) uploaded and unpacked as ``directory/name``, moved
+    there whole: a half-unpacked one never appears under its name."""
+    incoming = f"{directory}/.incoming-{os.getpid()}"
+    host.run(step, f"mkdir -p {q(incoming)}")
+    for name, archive in archives:
+        host.upload(archive, f"{incoming}/{name}.tar.gz", step)
+    names = " ".join(q(name) for name, _ in archives)
+    host.run(step, f"cd {q(incoming)} && for name in {names}; do tar -xzf \"$name.tar.gz\" && "
+                   f"rm -f \"$name.tar.gz\" && {{ test -e {q(directory)}/\"$name\" || mv \"$name\" {q(directory)}/; }}; "
+                   f"done && cd / && rm -rf {q(incoming)}")
+
+
+def make_buildout_venv(config, host, layout):
+    """The virtualenv that runs bin/buildout, shared by every release with the same versions."""
+    say(host.spec, f"making {layout.venv}")
+    source = f"--no-index --find-links {q(layout.wheels)} " if config["ship_eggs"] else ""
+    requirements = " ".join(q(r) for r in config["buildout_requirements"])
+    venv = q(layout.venv)
+    host.run("make the buildout virtualenv",
+             f"rm -rf {venv} && {q(config['python'])} -m venv {venv} && "
+             f"{venv}/bin/pip install -q --disable-pip-version-check {source}{requirements} && touch {venv}/.complete")
 
 
 def prune(config, host, current, previous):
@@ -330,24 +481,19 @@ def prune(config, host, current, previous):
 # -- other commands --------------------------------------------------------------
 
 def for_each_host(config, specs, action):
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(specs), 8))) as pool:
-        return list(pool.map(lambda spec: _guarded(config, spec, action), specs))
+    return _in_threads(lambda spec: _guarded(config, spec, action), specs, min(len(specs), 8))
 
 
 def _guarded(config, spec, action):
-    host = None
+    host = Host(spec, config)
     try:
-        host = Host(spec, config)
+        host.connect()
         return action(host)
     except StepFailed as e:
-        say(spec, f"FAILED: {e}")
-        return False
-    except Exception as e:  # noqa: BLE001
-        say(spec, f"FAILED: {type(e).__name__}: {e}")
+        say(spec, f"FAILED: {e}" + ("; release unknown" if e.step == "connect" else ""))
         return False
     finally:
-        if host:
-            host.close()
+        host.close()
 
 
 def rollback(config, specs):

@@ -557,7 +557,7 @@ def test_readme_complete_example_deploys_and_passes_its_health_check(test_hosts,
         result = subprocess.run([str(project / "bin" / "deploy"), "deploy"], cwd=project, env=env,
                                 capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "shipping develop egg(s) djangowsgi-" in result.stdout and "Got " not in result.stdout
+        assert f"shipping develop egg(s) {REPO.resolve().name}-" in result.stdout and "Got " not in result.stdout
         for address in ADDRESSES[:2]:
             assert f"[root@{address}:{test_hosts.ssh_port}] healthy" in result.stdout
             request = urllib.request.Request(f"http://{address}:8000/", headers={"Host": "www.mysite.example"})

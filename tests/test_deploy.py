@@ -279,6 +279,11 @@ def test_deploy_with_nothing_changed_ships_nothing_and_makes_no_virtualenv(proje
     before = {a: host_state(test_hosts, a) for a in ADDRESSES}
     releases = {a: current_release(test_hosts, a) for a in ADDRESSES}
     result = project.deploy("deploy")
+    for address in ADDRESSES:
+        assert f"root@{address}:{test_hosts.ssh_port}: on {releases[address]} (unchanged)" in result.stdout
+        assert current_release(test_hosts, address) == releases[address]
+    # --force builds a new release all the same, from what the hosts have.
+    result = project.deploy("deploy", "--force")
     assert "shipping" not in result.stdout and "making" not in result.stdout and "Got " not in result.stdout
     for address in ADDRESSES:
         assert host_state(test_hosts, address) == before[address]

@@ -11,6 +11,7 @@ On each host, under ``path``::
 import argparse
 import concurrent.futures
 import datetime
+import hashlib
 import os
 import re
 import shlex
@@ -28,7 +29,8 @@ PROGRESS = re.compile(r"^(Installing|Updating|Got|Develop|Uninstalling) ")
 print_lock = threading.Lock()
 # The health check goes straight to each host, whatever http_proxy says.
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-DEPLOYED = ".deployed"  # in a release that went live and passed its health check
+DEPLOYED = ".deployed"
+CONTENT = ".content"  # a release's content_key  # in a release that went live and passed its health check
 
 
 class StepFailed(Exception):
@@ -49,6 +51,8 @@ def main(config, argv):
     commands = parser.add_subparsers(dest="command", required=True)
     deploy_parser = commands.add_parser("deploy", help="build a new release on each host and switch to it")
     deploy_parser.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    deploy_parser.add_argument("--force", action="store_true",
+                               help="build a new release even on hosts already on this one's content")
     rollback_parser = commands.add_parser("rollback", help="put each host back on its previous release")
     commands.add_parser("status", help="each host's current release and health")
     commands.add_parser("releases", help="the releases kept on each host")
@@ -62,7 +66,7 @@ def main(config, argv):
             parser.error(f"not in the part's hosts: {', '.join(unknown)}")
         hosts = [h for h in hosts if h in args.hosts]
     if args.command == "deploy":
-        return deploy(config, hosts, args.dry_run)
+        return deploy(config, hosts, args.dry_run, args.force)
     if args.command == "rollback":
         return rollback(config, hosts)
     if args.command == "status":
@@ -212,7 +216,7 @@ def package(config):
     return archive.name, revision
 
 
-def deploy(config, specs, dry_run=False):
+def deploy(config, specs, dry_run=False, force=False):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
     archive, revision = package(config)
     release = f"{stamp}-{revision}"
@@ -224,7 +228,8 @@ def deploy(config, specs, dry_run=False):
                 for step in deploy_steps(config, release):
                     say(spec, f"would {step.replace('{host}', name)}")
             return 0
-        config = dict(config, outside_develop=shipping.outside_develop(config))
+        config = dict(config, outside_develop=shipping.outside_develop(config), force=force)
+        config["content"] = content_key(config)
         hosts = {spec: Host(spec, config) for spec in specs}
         try:
             return rollout(config, specs, hosts, release, archive)
@@ -233,6 +238,18 @@ def deploy(config, specs, dry_run=False):
                 host.close()
     finally:
         os.unlink(archive)
+
+
+def content_key(config):
+    """What a release is made of: the checkout's tree at HEAD, the develop eggs'
+    trees and everything the recipe passes to the hosts' buildout. A host whose
+    current release has the same key needs no new one."""
+    tree = subprocess.run(["git", "-C", config["checkout"], "rev-parse", "HEAD^{tree}"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    inputs = [tree, config["buildout_config"], config["apache_part"] or "", *config["buildout_requirements"],
+              *config["shipped_eggs"], *config["host_settings"], *config["develop"],
+              *(name for name, _ in config["outside_develop"].values()), *config["before_switch"]]
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
 def rollout(config, specs, hosts, release, archive):
@@ -325,8 +342,11 @@ class Layout:
             f"ls -1 {q(self.wheels)} 2>/dev/null",
             f"test -e {q(self.venv + '/.complete')} && echo yes",
             f"ls -1 {q(self.develop)} 2>/dev/null",
+            f"test -e {q(host.base + '/current/' + DEPLOYED)} && cat {q(host.base + '/current/' + CONTENT)}",
         ]) + "; true")
-        current, python, eggs, wheels, venv, develop = (part.strip() for part in (out + "\n").split("---\n"))
+        current, python, eggs, wheels, venv, develop, content = (
+            part.strip() for part in (out + "\n").split("---\n"))
+        self.content = content or None  # of the current release, if it went live
         self.develop_here = set(develop.split())
         self.current = os.path.basename(current) or None
         self.python = python
@@ -339,6 +359,9 @@ def deploy_host(config, host, layout, release, archive):
     spec, base = host.spec, host.base
     rel = f"{base}/releases/{release}"
     previous = layout.current
+    if previous and layout.content == config["content"] and not config["force"]:
+        say(spec, f"on {previous}, which has this release's content: nothing to do (--force builds it anew)")
+        return True, f"on {previous} (unchanged)"
     try:
         say(spec, f"on {previous or 'no release yet'}; uploading {release}")
         shared = [f"{base}/shared/{d}" for d in ["eggs", "downloads", "buildout"] + config["shared_directories"]]
@@ -404,7 +427,8 @@ def deploy_host(config, host, layout, release, archive):
                                                       f"did not answer 200 within {config['health_timeout']} s")
         if config["health_url"]:
             say(spec, "healthy")
-        host.run("mark the release", f"touch {q(rel + '/' + DEPLOYED)}")
+        host.run("mark the release", f"echo {q(config['content'])} > {q(rel + '/' + CONTENT)} && "
+                                     f"touch {q(rel + '/' + DEPLOYED)}")
         prune(config, host, release, previous)
         return True, f"on {release}"
     except StepFailed as e:

@@ -26,6 +26,7 @@ test: system-packages $(STAMP)
 bench: system-packages $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py
+	$(VENV)/bin/python bench/deploy.py
 
 system-packages:
 	@tools/install-system-packages

@@ -30,6 +30,7 @@ class Recipe:
         self.python = part.absolute_path("python", "/usr/bin/python3")
         self.buildout_config = self._relative_name("buildout-config", part.get("buildout-config", "buildout.cfg"))
         self.parallel = part.integer("parallel", 1, 1)
+        self.build_parallel = part.integer("build-parallel", 10, 1)
         self.health_url = part.get("health-url")
         if self.health_url:
             if not re.match(r"https?://", self.health_url):
@@ -121,6 +122,7 @@ class Recipe:
             develop=self.develop,
             work_directory=os.path.join(self.buildout["buildout"]["parts-directory"], self.name),
             parallel=self.parallel,
+            build_parallel=self.build_parallel,
             health_url=self.health_url,
             health_timeout=self.health_timeout,
             health_host=self.health_host,

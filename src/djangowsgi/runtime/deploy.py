@@ -135,7 +135,7 @@ class Host:
 
     def release_names(self):
         out = self.run("list the releases", f"ls -1 {q(self.base + '/releases')} 2>/dev/null || true")
-        return sorted(n for n in out.split() if not n.endswith(".tar.gz"))
+        return release_names(out)
 
     def deployed_releases(self):
         """Releases that went live and passed their health check, oldest first."""
@@ -222,11 +222,15 @@ def deploy(config, specs, dry_run=False, force=False):
     release = f"{stamp}-{revision}"
     try:
         if dry_run:
-            print(f"Would deploy release {release} to {len(specs)} host(s), {config['parallel']} at a time.")
-            for spec in specs:
-                name = HOST.match(spec).group("host").strip("[]")
-                for step in deploy_steps(config, release):
-                    say(spec, f"would {step.replace('{host}', name)}")
+            build_steps, switch_steps = deploy_steps(config, release)
+            for heading, steps in [(f"Would build release {release} on each host that needs it, "
+                                    f"{config['build_parallel']} at a time:", build_steps),
+                                   (f"Then would switch them, {config['parallel']} at a time:", switch_steps)]:
+                print(heading)
+                for spec in specs:
+                    name = HOST.match(spec).group("host").strip("[]")
+                    for step in steps:
+                        say(spec, f"would {step.replace('{host}', name)}")
             return 0
         config = dict(config, outside_develop=shipping.outside_develop(config), force=force)
         config["content"] = content_key(config)
@@ -253,8 +257,10 @@ def content_key(config):
 
 
 def rollout(config, specs, hosts, release, archive):
-    """Every host looked at first (all reachable, or nothing changes), then
-    ``parallel`` at a time, stopping at the first group with a failure."""
+    """Every host looked at first (all reachable, or nothing changes); the release
+    built on every host that needs it, ``build-parallel`` at a time (a failure
+    anywhere, and none is switched); then switched ``parallel`` at a time,
+    stopping at the first group with a failure."""
     looked = dict(zip(specs, _in_threads(lambda spec: look(config, hosts[spec]), specs, len(specs))))
     unreachable = {spec: e for spec, e in looked.items() if isinstance(e, StepFailed)}
     outcome = {}
@@ -266,14 +272,41 @@ def rollout(config, specs, hosts, release, archive):
     if unreachable:
         print(f"Not deploying release {release}: {len(unreachable)} host(s) could not be looked at.")
         return summary(specs, outcome, "Nothing was changed on any host.")
-    print(f"Deploying release {release} to {len(specs)} host(s), {config['parallel']} at a time.")
-    for start in range(0, len(specs), config["parallel"]):
-        group = specs[start:start + config["parallel"]]
-        results = _in_threads(lambda spec: deploy_host(config, hosts[spec], looked[spec], release, archive),
+    building = []
+    for spec in specs:
+        layout = looked[spec]
+        if layout.current and layout.content == config["content"] and not config["force"]:
+            say(spec, f"on {layout.current}, which has this release's content: nothing to do "
+                      f"(--force builds it anew)")
+            outcome[spec] = f"on {layout.current} (unchanged)"
+        else:
+            building.append(spec)
+    if not building:
+        return summary(specs, outcome)
+    shipments = {spec: shipment(config, looked[spec]) for spec in building}
+    print(f"Building release {release} on {len(building)} host(s), {config['build_parallel']} at a time.")
+    failures = dict(zip(building, _in_threads(
+        lambda spec: build(config, hosts[spec], looked[spec], release, archive, shipments[spec]),
+        building, min(len(building), config["build_parallel"]))))
+    if any(failures.values()):
+        for spec in building:
+            previous = looked[spec].current or "no release"
+            outcome[spec] = (f"FAILED to {failures[spec].step}, still on {previous}" if failures[spec]
+                             else f"not switched, still on {previous}")
+        remove_release(config, [hosts[spec] for spec in building if not failures[spec]], release)
+        return summary(specs, outcome, "Nothing was switched: the release did not build on every host.")
+    print(f"Switching {len(building)} host(s) to {release}, {config['parallel']} at a time.")
+    for start in range(0, len(building), config["parallel"]):
+        group = building[start:start + config["parallel"]]
+        results = _in_threads(lambda spec: go_live(config, hosts[spec], looked[spec].current, release),
                               group, len(group))
         outcome.update((spec, state) for spec, (_, state) in zip(group, results))
         if not all(ok for ok, _ in results):
-            return summary(specs, outcome, "Rollout stopped: hosts not reached keep their release.")
+            rest = building[start + len(group):]
+            for spec in rest:
+                outcome[spec] = f"not switched, still on {looked[spec].current or 'no release'}"
+            remove_release(config, [hosts[spec] for spec in rest], release)
+            return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.")
     return summary(specs, outcome)
 
 
@@ -302,26 +335,27 @@ def _in_threads(function, items, threads):
 
 
 def deploy_steps(config, release):
+    """What a deploy does on a host: (the build steps, the switch steps)."""
     shared = ", ".join(config["shared_directories"] + config["shared_files"])
-    steps = []
+    build = []
     if config["ship_eggs"]:
-        steps += [f"check that {config['python']} is Python {config['python_version']} on {config['platform']}",
+        build += [f"check that {config['python']} is Python {config['python_version']} on {config['platform']}",
                   f"ship the eggs it lacks of {len(config['shipped_eggs'])} into shared/eggs"]
-    steps += ["upload the checkout as releases/" + release, "link shared " + shared,
+    build += ["upload the checkout as releases/" + release, "link shared " + shared,
               f"make shared/buildout/{shipping.venv_key(config)} with {config['python']} and "
               f"{', '.join(config['buildout_requirements'])}, unless it is there"
               + (" (from shipped wheels)" if config["ship_eggs"] else ""),
               f"run bin/buildout -N -c {config['buildout_config']}"
               + (" with no package index" if config["ship_eggs"] else "")
               + "".join(f" {setting}" for setting in config["host_settings"])]
-    steps += [f"run {c}" for c in config["before_switch"]]
-    steps += ["switch current to " + release] + ([f"run {config['reload']}"] if config["reload"] else [])
-    steps += [f"run {c}" for c in config["after_switch"]]
+    switch = [f"run {c}" for c in config["before_switch"]]
+    switch += ["switch current to " + release] + ([f"run {config['reload']}"] if config["reload"] else [])
+    switch += [f"run {c}" for c in config["after_switch"]]
     if config["health_url"]:
-        steps.append(f"check {config['health_url']} from this machine"
-                     + (f" with Host: {config['health_host']}" if config["health_host"] else "")
-                     + f" (200 within {config['health_timeout']} s)")
-    return steps + [f"keep {config['keep_releases']} releases"]
+        switch.append(f"check {config['health_url']} from this machine"
+                      + (f" with Host: {config['health_host']}" if config["health_host"] else "")
+                      + f" (200 within {config['health_timeout']} s)")
+    return build, switch + [f"keep {config['keep_releases']} releases"]
 
 
 class Layout:
@@ -354,65 +388,165 @@ class Layout:
         self.has_venv = venv == "yes"
 
 
-def deploy_host(config, host, layout, release, archive):
-    """(ok, what the host is on now)."""
+class Shipment:
+    """What one host lacks: (name, archive) of eggs and develop eggs, wheel files."""
+
+    def __init__(self, eggs, develop, wheels):
+        self.eggs, self.develop, self.wheels = eggs, develop, wheels
+
+
+def shipment(config, layout):
+    """What ``layout``'s host lacks, packed here (once for all hosts) before any build starts."""
+    develop = [(name, archive) for name, archive in config["outside_develop"].values()
+               if name not in layout.develop_here]
+    if not config["ship_eggs"]:
+        return Shipment([], develop, [])
+    eggs = [(egg, shipping.egg_archive(config, egg)) for egg in config["shipped_eggs"]
+            if egg not in layout.eggs_here]
+    wheels = [] if layout.has_venv else [w for w in shipping.local_wheels(config)
+                                         if os.path.basename(w) not in layout.wheels_here]
+    return Shipment(eggs, develop, wheels)
+
+
+def build(config, host, layout, release, archive, shipped):
+    """The release built on ``host``, not yet live; None, or the StepFailed (and the
+    release removed)."""
     spec, base = host.spec, host.base
     rel = f"{base}/releases/{release}"
-    previous = layout.current
-    if previous and layout.content == config["content"] and not config["force"]:
-        say(spec, f"on {previous}, which has this release's content: nothing to do (--force builds it anew)")
-        return True, f"on {previous} (unchanged)"
+    incoming = f".incoming-{os.getpid()}"
     try:
-        say(spec, f"on {previous or 'no release yet'}; uploading {release}")
+        say(spec, f"on {layout.current or 'no release yet'}; uploading {release}")
+        if config["ship_eggs"]:
+            check_python(config, host, layout)
         shared = [f"{base}/shared/{d}" for d in ["eggs", "downloads", "buildout"] + config["shared_directories"]]
-        host.run("prepare directories", "mkdir -p " + " ".join(q(p) for p in [f"{base}/releases", rel] + shared))
-        if config["ship_eggs"]:
-            ship(config, host, layout)
-        develop = config["outside_develop"]
-        missing = [(name, archive) for name, archive in develop.values() if name not in layout.develop_here]
-        if missing:
-            say(spec, f"shipping develop egg(s) {', '.join(name for name, _ in missing)}")
-            host.run("ship develop eggs", f"mkdir -p {q(layout.develop)}")
-            unpack(host, "ship develop eggs", layout.develop, missing)
+        host.run("prepare directories", "mkdir -p " + " ".join(q(p) for p in [
+            f"{base}/releases", rel, *shared, f"{layout.eggs}/{incoming}", f"{layout.develop}/{incoming}",
+            layout.wheels]))
+        if shipped.eggs:
+            say(spec, f"shipping {len(shipped.eggs)} egg(s): {', '.join(name for name, _ in shipped.eggs)}")
+        if shipped.develop:
+            say(spec, f"shipping develop egg(s) {', '.join(name for name, _ in shipped.develop)}")
+        for name, egg in shipped.eggs:
+            host.upload(egg, f"{layout.eggs}/{incoming}/{name}.tar.gz", "ship eggs")
+        for name, tree in shipped.develop:
+            host.upload(tree, f"{layout.develop}/{incoming}/{name}.tar.gz", "ship develop eggs")
+        for wheel in shipped.wheels:
+            host.upload(wheel, f"{layout.wheels}/{os.path.basename(wheel)}", "ship wheels")
         host.upload(archive, f"{rel}.tar.gz")
-        host.run("unpack the release", f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}")
-        links = []
-        for name in config["shared_directories"] + config["shared_files"]:
-            target = f"{base}/shared/{name}"
-            links.append(f"test -e {q(target)} || {{ echo 'missing {target}' >&2; exit 1; }}; "
-                         f"mkdir -p {q(os.path.dirname(rel + '/' + name))} && rm -rf {q(rel + '/' + name)} && "
-                         f"ln -s {q(target)} {q(rel + '/' + name)}")
-        if links:
-            host.run("link shared files", " && ".join(f"( {link} )" for link in links))
+        host.run("unpack the release", " && ".join([
+            unpack_command(layout.eggs, incoming, [name for name, _ in shipped.eggs]),
+            unpack_command(layout.develop, incoming, [name for name, _ in shipped.develop]),
+            f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}",
+            *link_commands(config, base, rel)]))
         if not layout.has_venv:
-            make_buildout_venv(config, host, layout)
-        say(spec, "running bin/buildout")
-        started = time.monotonic()
-        settings = [f"buildout:eggs-directory={base}/shared/eggs", f"buildout:download-cache={base}/shared/downloads"]
-        if config["apache_part"]:
-            settings.append(f"{config['apache_part']}:served-from={base}/current")
-        environment = ""
-        if config["ship_eggs"]:
-            # Nothing may come from an index: a missing egg fails the build, loudly.
-            settings.append(f"buildout:index=file://{layout.wheels}")
-            environment = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0 "
-        if develop:  # the paths outside the checkout, as shipped
-            settings.append("buildout:develop=" + " ".join(
-                f"{layout.develop}/{develop[path][0]}" if path in develop else path for path in config["develop"]))
-        settings += [setting.replace("{host}", host.name) for setting in config["host_settings"]]
-        host.run("run bin/buildout", f"cd {q(rel)} && {environment}{q(layout.venv + '/bin/buildout')} -N "
-                                     f"-c {q(config['buildout_config'])} " + " ".join(q(s) for s in settings),
-                 progress=True)
-        say(spec, f"built in {time.monotonic() - started:.1f} s")
+            make_buildout_venv(config, host, layout, shipped)
+        run_buildout(config, host, layout, rel)
+    except StepFailed as e:
+        say(spec, f"FAILED: {e}")
+        try:  # a release that never went live is of no use to anyone
+            host.run("clean up", f"rm -rf {q(rel)} {q(rel + '.tar.gz')} {q(layout.eggs + '/' + incoming)} "
+                                 f"{q(layout.develop + '/' + incoming)}")
+        except StepFailed:
+            pass
+        return e
+    return None
+
+
+def check_python(config, host, layout):
+    """Shipped eggs run only on the Python and platform they were built for."""
+    if layout.python == "missing" or not layout.python:
+        raise StepFailed("check the host's Python", f"{config['python']} does not run on {host.name}")
+    version, platform = layout.python.split()
+    if (version, platform) != (config["python_version"], config["platform"]):
+        raise StepFailed("check the host's Python",
+                         f"{config['python']} on {host.name} is Python {version} on {platform}, but the eggs "
+                         f"shipped from here are for Python {config['python_version']} on {config['platform']}: "
+                         f"deploy from a machine like the hosts, or set ship-eggs = false so that the hosts "
+                         f"fetch their own")
+
+
+def unpack_command(directory, incoming, names):
+    """Each uploaded ``incoming/<name>.tar.gz`` unpacked and moved to ``directory/<name>``
+    whole: a half-unpacked one never appears under its name."""
+    loop = (f"for name in {' '.join(q(n) for n in names)}; do tar -xzf \"$name.tar.gz\" && "
+            f"rm -f \"$name.tar.gz\" && {{ test -e ../\"$name\" || mv \"$name\" ../; }} || exit 1; done && "
+            if names else "")
+    return f"( cd {q(directory + '/' + incoming)} && {loop}cd .. && rm -rf {q(incoming)} )"
+
+
+def link_commands(config, base, rel):
+    links = []
+    for name in config["shared_directories"] + config["shared_files"]:
+        target = f"{base}/shared/{name}"
+        links.append(f"( test -e {q(target)} || {{ echo 'missing {target}' >&2; exit 1; }}; "
+                     f"mkdir -p {q(os.path.dirname(rel + '/' + name))} && rm -rf {q(rel + '/' + name)} && "
+                     f"ln -s {q(target)} {q(rel + '/' + name)} )")
+    return links
+
+
+def make_buildout_venv(config, host, layout, shipped):
+    """The virtualenv that runs bin/buildout, shared by every release with the same
+    versions. From shipped wheels it is made without ensurepip and installed by the
+    shipped pip wheel, without compiling: a third of the time."""
+    say(host.spec, f"making {layout.venv}")
+    requirements = " ".join(q(r) for r in config["buildout_requirements"])
+    venv = q(layout.venv)
+    pip_wheel = [w for w in shipping.local_wheels(config) if os.path.basename(w).startswith("pip-")]
+    if config["ship_eggs"] and pip_wheel:
+        pip = f"{venv}/bin/python {q(layout.wheels + '/' + os.path.basename(pip_wheel[0]))}/pip"
+        make = (f"{q(config['python'])} -m venv --without-pip {venv} && {pip} install -q --no-compile "
+                f"--disable-pip-version-check --no-index --find-links {q(layout.wheels)} {requirements}")
+    else:
+        source = f"--no-index --find-links {q(layout.wheels)} " if config["ship_eggs"] else ""
+        make = (f"{q(config['python'])} -m venv {venv} && "
+                f"{venv}/bin/pip install -q --disable-pip-version-check {source}{requirements}")
+    host.run("make the buildout virtualenv", f"rm -rf {venv} && {make} && touch {venv}/.complete")
+
+
+def run_buildout(config, host, layout, rel):
+    say(host.spec, "running bin/buildout")
+    started = time.monotonic()
+    base = host.base
+    settings = [f"buildout:eggs-directory={base}/shared/eggs", f"buildout:download-cache={base}/shared/downloads"]
+    if config["apache_part"]:
+        settings.append(f"{config['apache_part']}:served-from={base}/current")
+    environment = ""
+    if config["ship_eggs"]:
+        # Nothing may come from an index: a missing egg fails the build, loudly.
+        settings.append(f"buildout:index=file://{layout.wheels}")
+        environment = "PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0 "
+    develop = config["outside_develop"]
+    if develop:  # the paths outside the checkout, as shipped
+        settings.append("buildout:develop=" + " ".join(
+            f"{layout.develop}/{develop[path][0]}" if path in develop else path for path in config["develop"]))
+    settings += [setting.replace("{host}", host.name) for setting in config["host_settings"]]
+    host.run("run bin/buildout", f"cd {q(rel)} && {environment}{q(layout.venv + '/bin/buildout')} -N "
+                                 f"-c {q(config['buildout_config'])} " + " ".join(q(s) for s in settings),
+             progress=True)
+    say(host.spec, f"built in {time.monotonic() - started:.1f} s")
+
+
+def remove_release(config, hosts, release):
+    """``release``, built and never switched to, removed from ``hosts``."""
+    def remove(host):
+        try:
+            host.run("clean up", f"rm -rf {q(host.base + '/releases/' + release)}")
+        except StepFailed as e:
+            say(host.spec, f"FAILED: {e}")
+    _in_threads(remove, hosts, min(len(hosts), config["build_parallel"]))
+
+
+def go_live(config, host, previous, release):
+    """before-switch, the switch, the reload and the health check: (ok, what the host is on now)."""
+    spec = host.spec
+    rel = f"{host.base}/releases/{release}"
+    try:
         for command in config["before_switch"]:
             say(spec, f"running {command}")
             host.run("before-switch", f"cd {q(rel)} && {command}")
     except StepFailed as e:
         say(spec, f"FAILED: {e}")
-        try:  # a release that never went live is of no use to anyone
-            host.run("clean up", f"rm -rf {q(rel)} {q(rel + '.tar.gz')}")
-        except StepFailed:
-            pass
+        remove_release(config, [host], release)
         return False, f"FAILED to {e.step}, still on {previous or 'no release'}"
     try:
         host.switch(release)
@@ -427,9 +561,9 @@ def deploy_host(config, host, layout, release, archive):
                                                       f"did not answer 200 within {config['health_timeout']} s")
         if config["health_url"]:
             say(spec, "healthy")
-        host.run("mark the release", f"echo {q(config['content'])} > {q(rel + '/' + CONTENT)} && "
-                                     f"touch {q(rel + '/' + DEPLOYED)}")
-        prune(config, host, release, previous)
+        names = host.run("mark the release", f"echo {q(config['content'])} > {q(rel + '/' + CONTENT)} && "
+                                             f"touch {q(rel + '/' + DEPLOYED)} && ls -1 {q(host.base + '/releases')}")
+        prune(config, host, release_names(names), release, previous)
         return True, f"on {release}"
     except StepFailed as e:
         say(spec, f"FAILED: {e}")
@@ -445,56 +579,11 @@ def deploy_host(config, host, layout, release, archive):
             return False, f"FAILED to {e.step}, and rolling back failed too: {again}; release unknown"
 
 
-def ship(config, host, layout):
-    """The eggs and wheels the host lacks, unpacked into place one by one (a
-    half-unpacked egg never appears under its name)."""
-    if layout.python == "missing" or not layout.python:
-        raise StepFailed("check the host's Python", f"{config['python']} does not run on {host.name}")
-    version, platform = layout.python.split()
-    if (version, platform) != (config["python_version"], config["platform"]):
-        raise StepFailed("check the host's Python",
-                         f"{config['python']} on {host.name} is Python {version} on {platform}, but the eggs "
-                         f"shipped from here are for Python {config['python_version']} on {config['platform']}: "
-                         f"deploy from a machine like the hosts, or set ship-eggs = false so that the hosts "
-                         f"fetch their own")
-    missing = [egg for egg in config["shipped_eggs"] if egg not in layout.eggs_here]
-    if missing:
-        say(host.spec, f"shipping {len(missing)} egg(s): {', '.join(missing)}")
-        unpack(host, "ship eggs", layout.eggs, [(egg, shipping.egg_archive(config, egg)) for egg in missing])
-    if not layout.has_venv:
-        wheels = shipping.local_wheels(config)
-        host.run("ship wheels", f"mkdir -p {q(layout.wheels)}")
-        for wheel in wheels:
-            if os.path.basename(wheel) not in layout.wheels_here:
-                host.upload(wheel, f"{layout.wheels}/{os.path.basename(wheel)}", "ship wheels")
+def release_names(listing):
+    return sorted(n for n in listing.split() if not n.endswith(".tar.gz"))
 
 
-def unpack(host, step, directory, archives):
-    """Each (name, archive) uploaded and unpacked as ``directory/name``, moved
-    there whole: a half-unpacked one never appears under its name."""
-    incoming = f"{directory}/.incoming-{os.getpid()}"
-    host.run(step, f"mkdir -p {q(incoming)}")
-    for name, archive in archives:
-        host.upload(archive, f"{incoming}/{name}.tar.gz", step)
-    names = " ".join(q(name) for name, _ in archives)
-    host.run(step, f"cd {q(incoming)} && for name in {names}; do tar -xzf \"$name.tar.gz\" && "
-                   f"rm -f \"$name.tar.gz\" && {{ test -e {q(directory)}/\"$name\" || mv \"$name\" {q(directory)}/; }}; "
-                   f"done && cd / && rm -rf {q(incoming)}")
-
-
-def make_buildout_venv(config, host, layout):
-    """The virtualenv that runs bin/buildout, shared by every release with the same versions."""
-    say(host.spec, f"making {layout.venv}")
-    source = f"--no-index --find-links {q(layout.wheels)} " if config["ship_eggs"] else ""
-    requirements = " ".join(q(r) for r in config["buildout_requirements"])
-    venv = q(layout.venv)
-    host.run("make the buildout virtualenv",
-             f"rm -rf {venv} && {q(config['python'])} -m venv {venv} && "
-             f"{venv}/bin/pip install -q --disable-pip-version-check {source}{requirements} && touch {venv}/.complete")
-
-
-def prune(config, host, current, previous):
-    names = host.release_names()
+def prune(config, host, names, current, previous):
     keep = set(names[-config["keep_releases"]:]) | {current, previous}
     doomed = [n for n in names if n not in keep]
     if doomed:

@@ -283,6 +283,7 @@ def rollout(config, specs, hosts, release, archive):
             building.append(spec)
     if not building:
         return summary(specs, outcome)
+    pack(config, [looked[spec] for spec in building])
     shipments = {spec: shipment(config, looked[spec]) for spec in building}
     print(f"Building release {release} on {len(building)} host(s), {config['build_parallel']} at a time.")
     failures = dict(zip(building, _in_threads(
@@ -393,6 +394,18 @@ class Shipment:
 
     def __init__(self, eggs, develop, wheels):
         self.eggs, self.develop, self.wheels = eggs, develop, wheels
+
+
+def pack(config, layouts):
+    """The eggs any host lacks packed, and the wheels fetched if a host lacks the
+    buildout virtualenv, all at once (zlib and pip work outside the GIL)."""
+    if not config["ship_eggs"]:
+        return
+    eggs = {egg for layout in layouts for egg in config["shipped_eggs"] if egg not in layout.eggs_here}
+    jobs = [lambda egg=egg: shipping.egg_archive(config, egg) for egg in sorted(eggs)]
+    if not all(layout.has_venv for layout in layouts):
+        jobs.append(lambda: shipping.local_wheels(config))
+    _in_threads(lambda job: job(), jobs, len(jobs))
 
 
 def shipment(config, layout):

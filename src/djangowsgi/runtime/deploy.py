@@ -232,14 +232,16 @@ def deploy(config, specs, dry_run=False, force=False):
                     for step in steps:
                         say(spec, f"would {step.replace('{host}', name)}")
             return 0
-        config = dict(config, outside_develop=shipping.outside_develop(config), force=force)
-        config["content"] = content_key(config)
-        hosts = {spec: Host(spec, config) for spec in specs}
-        try:
-            return rollout(config, specs, hosts, release, archive)
-        finally:
-            for host in hosts.values():
-                host.close()
+        with concurrent.futures.ThreadPoolExecutor(1) as background:
+            packed = background.submit(pack, config)  # while the hosts are looked at
+            config = dict(config, outside_develop=shipping.outside_develop(config), force=force)
+            config["content"] = content_key(config)
+            hosts = {spec: Host(spec, config) for spec in specs}
+            try:
+                return rollout(config, specs, hosts, release, archive, packed)
+            finally:
+                for host in hosts.values():
+                    host.close()
     finally:
         os.unlink(archive)
 
@@ -256,7 +258,7 @@ def content_key(config):
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
-def rollout(config, specs, hosts, release, archive):
+def rollout(config, specs, hosts, release, archive, packed):
     """Every host looked at first (all reachable, or nothing changes); the release
     built on every host that needs it, ``build-parallel`` at a time (a failure
     anywhere, and none is switched); then switched ``parallel`` at a time,
@@ -283,7 +285,7 @@ def rollout(config, specs, hosts, release, archive):
             building.append(spec)
     if not building:
         return summary(specs, outcome)
-    pack(config, [looked[spec] for spec in building])
+    packed.result()
     shipments = {spec: shipment(config, looked[spec]) for spec in building}
     print(f"Building release {release} on {len(building)} host(s), {config['build_parallel']} at a time.")
     failures = dict(zip(building, _in_threads(
@@ -396,15 +398,13 @@ class Shipment:
         self.eggs, self.develop, self.wheels = eggs, develop, wheels
 
 
-def pack(config, layouts):
-    """The eggs any host lacks packed, and the wheels fetched if a host lacks the
-    buildout virtualenv, all at once (zlib and pip work outside the GIL)."""
+def pack(config):
+    """Every shipped egg packed and the wheels fetched, once for all deploys from
+    this checkout, at once (zlib and pip work outside the GIL)."""
     if not config["ship_eggs"]:
         return
-    eggs = {egg for layout in layouts for egg in config["shipped_eggs"] if egg not in layout.eggs_here}
-    jobs = [lambda egg=egg: shipping.egg_archive(config, egg) for egg in sorted(eggs)]
-    if not all(layout.has_venv for layout in layouts):
-        jobs.append(lambda: shipping.local_wheels(config))
+    jobs = [lambda egg=egg: shipping.egg_archive(config, egg) for egg in config["shipped_eggs"]]
+    jobs.append(lambda: shipping.local_wheels(config))
     _in_threads(lambda job: job(), jobs, len(jobs))
 
 
@@ -439,20 +439,25 @@ def build(config, host, layout, release, archive, shipped):
             say(spec, f"shipping {len(shipped.eggs)} egg(s): {', '.join(name for name, _ in shipped.eggs)}")
         if shipped.develop:
             say(spec, f"shipping develop egg(s) {', '.join(name for name, _ in shipped.develop)}")
-        for name, egg in shipped.eggs:
-            host.upload(egg, f"{layout.eggs}/{incoming}/{name}.tar.gz", "ship eggs")
-        for name, tree in shipped.develop:
-            host.upload(tree, f"{layout.develop}/{incoming}/{name}.tar.gz", "ship develop eggs")
         for wheel in shipped.wheels:
             host.upload(wheel, f"{layout.wheels}/{os.path.basename(wheel)}", "ship wheels")
-        host.upload(archive, f"{rel}.tar.gz")
-        host.run("unpack the release", " && ".join([
-            unpack_command(layout.eggs, incoming, [name for name, _ in shipped.eggs]),
-            unpack_command(layout.develop, incoming, [name for name, _ in shipped.develop]),
-            f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}",
-            *link_commands(config, base, rel)]))
-        if not layout.has_venv:
-            make_buildout_venv(config, host, layout, shipped)
+        # The virtualenv needs only the wheels: it is made while the rest goes up.
+        with concurrent.futures.ThreadPoolExecutor(1) as background:
+            venv = background.submit(make_buildout_venv, config, host, layout) if not layout.has_venv else None
+            try:
+                for name, egg in shipped.eggs:
+                    host.upload(egg, f"{layout.eggs}/{incoming}/{name}.tar.gz", "ship eggs")
+                for name, tree in shipped.develop:
+                    host.upload(tree, f"{layout.develop}/{incoming}/{name}.tar.gz", "ship develop eggs")
+                host.upload(archive, f"{rel}.tar.gz")
+                host.run("unpack the release", " && ".join([
+                    unpack_command(layout.eggs, incoming, [name for name, _ in shipped.eggs]),
+                    unpack_command(layout.develop, incoming, [name for name, _ in shipped.develop]),
+                    f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}",
+                    *link_commands(config, base, rel)]))
+            finally:
+                if venv:
+                    venv.result()
         run_buildout(config, host, layout, rel)
     except StepFailed as e:
         say(spec, f"FAILED: {e}")
@@ -497,7 +502,7 @@ def link_commands(config, base, rel):
     return links
 
 
-def make_buildout_venv(config, host, layout, shipped):
+def make_buildout_venv(config, host, layout):
     """The virtualenv that runs bin/buildout, shared by every release with the same
     versions. From shipped wheels it is made without ensurepip and installed by the
     shipped pip wheel, without compiling: a third of the time."""

@@ -8,6 +8,7 @@ import djangowsgi
 from djangowsgi import eggs, render
 from djangowsgi.files import write_if_changed
 from djangowsgi.options import PartOptions
+from djangowsgi.runtime import shipping
 
 HOST = re.compile(r"(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])"
                   r"(?::(?P<port>\d+))?\Z")
@@ -136,6 +137,11 @@ class Recipe:
             shared_directories=self.shared_directories,
             shared_files=self.shared_files,
         )
+        try:  # here, where an index is at hand, so that bin/deploy only uploads
+            shipping.prepare(config)
+        except (OSError, RuntimeError) as e:
+            raise self.part.error("ship-eggs", f"could not prepare the eggs and wheels to ship: {e} "
+                                               f"(ship-eggs = false lets the hosts fetch their own)") from None
         package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
         content = render.template(
             "deploy.in",

@@ -233,7 +233,7 @@ def deploy(config, specs, dry_run=False, force=False):
                         say(spec, f"would {step.replace('{host}', name)}")
             return 0
         with concurrent.futures.ThreadPoolExecutor(1) as background:
-            packed = background.submit(pack, config)  # while the hosts are looked at
+            packed = background.submit(shipping.prepare, config)  # done by bin/buildout, unless cleaned
             config = dict(config, outside_develop=shipping.outside_develop(config), force=force)
             config["content"] = content_key(config)
             hosts = {spec: Host(spec, config) for spec in specs}
@@ -398,16 +398,6 @@ class Shipment:
         self.eggs, self.develop, self.wheels = eggs, develop, wheels
 
 
-def pack(config):
-    """Every shipped egg packed and the wheels fetched, once for all deploys from
-    this checkout, at once (zlib and pip work outside the GIL)."""
-    if not config["ship_eggs"]:
-        return
-    jobs = [lambda egg=egg: shipping.egg_archive(config, egg) for egg in config["shipped_eggs"]]
-    jobs.append(lambda: shipping.local_wheels(config))
-    _in_threads(lambda job: job(), jobs, len(jobs))
-
-
 def shipment(config, layout):
     """What ``layout``'s host lacks, packed here (once for all hosts) before any build starts."""
     develop = [(name, archive) for name, archive in config["outside_develop"].values()
@@ -504,19 +494,23 @@ def link_commands(config, base, rel):
 
 def make_buildout_venv(config, host, layout):
     """The virtualenv that runs bin/buildout, shared by every release with the same
-    versions. From shipped wheels it is made without ensurepip and installed by the
-    shipped pip wheel, without compiling: a third of the time."""
+    versions. From shipped pure-Python wheels, it is made without pip: the wheels
+    are unpacked into its site-packages (installing a wheel is that) and bin/buildout
+    written (0.8 s here, where making it with pip took 7-9 s); with pip otherwise."""
     say(host.spec, f"making {layout.venv}")
-    requirements = " ".join(q(r) for r in config["buildout_requirements"])
-    venv = q(layout.venv)
-    pip_wheel = [w for w in shipping.local_wheels(config) if os.path.basename(w).startswith("pip-")]
-    if config["ship_eggs"] and pip_wheel:
-        pip = f"{venv}/bin/python {q(layout.wheels + '/' + os.path.basename(pip_wheel[0]))}/pip"
-        make = (f"{q(config['python'])} -m venv --without-pip {venv} && {pip} install -q --no-compile "
-                f"--disable-pip-version-check --no-index --find-links {q(layout.wheels)} {requirements}")
+    venv, python = q(layout.venv), q(config["python"])
+    wheels = shipping.local_wheels(config) if config["ship_eggs"] else []
+    if wheels and shipping.purelib_wheels(wheels):
+        script = f"#!{layout.venv}/bin/python\nimport sys\nfrom zc.buildout.buildout import main\nsys.exit(main())\n"
+        site = f"$({venv}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
+        make = (f"{python} -m venv --without-pip {venv} && site={site} && for wheel in "
+                + " ".join(q(f"{layout.wheels}/{os.path.basename(w)}") for w in wheels)
+                + f"; do {venv}/bin/python -m zipfile -e \"$wheel\" \"$site\" || exit 1; done && "
+                f"printf %s {q(script)} > {venv}/bin/buildout && chmod 755 {venv}/bin/buildout")
     else:
         source = f"--no-index --find-links {q(layout.wheels)} " if config["ship_eggs"] else ""
-        make = (f"{q(config['python'])} -m venv {venv} && "
+        requirements = " ".join(q(r) for r in config["buildout_requirements"])
+        make = (f"{python} -m venv {venv} && "
                 f"{venv}/bin/pip install -q --disable-pip-version-check {source}{requirements}")
     host.run("make the buildout virtualenv", f"rm -rf {venv} && {make} && touch {venv}/.complete")
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 
 
 def venv_key(config):
@@ -37,8 +38,12 @@ def local_wheels(config):
     if not os.path.exists(marker):
         os.makedirs(directory, exist_ok=True)
         print(f"Fetching wheels of {', '.join(config['buildout_requirements'])} into {directory} (once).")
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                        "--dest", directory, *config["buildout_requirements"]], check=True)
+        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                                  "--only-binary=:all:", "--dest", directory, *config["buildout_requirements"]],
+                                 capture_output=True, text=True)
+        if fetched.returncode:
+            raise RuntimeError(f"pip download {' '.join(config['buildout_requirements'])} failed: "
+                               + " | ".join(fetched.stderr.strip().splitlines()[-3:]))
         open(marker, "w").close()
     wanted = {_wheel_key(r.replace("==", "-")) for r in config["buildout_requirements"]}
     return sorted(os.path.join(directory, name) for name in os.listdir(directory)
@@ -86,3 +91,30 @@ def outside_develop(config):
             os.replace(partial, archive)
         found[path] = (name, archive)
     return found
+
+
+def prepare(config):
+    """Everything a deploy may ship, made ready here once: the eggs packed, the
+    wheels fetched (egg by egg, in threads: zlib and pip work outside the GIL)."""
+    if not config["ship_eggs"]:
+        return
+    import concurrent.futures
+    jobs = [lambda egg=egg: egg_archive(config, egg) for egg in config["shipped_eggs"]]
+    jobs.append(lambda: local_wheels(config))
+    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def purelib_wheels(wheels):
+    """True when every wheel is pure Python with no .data directory: unpacked into
+    site-packages as it is, it is installed (the wheel format says so)."""
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
+            if any(".data/" in name.split("/", 1)[0] + "/" for name in names):
+                return False
+            metadata = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/WHEEL")]
+            if not metadata or b"Root-Is-Purelib: true" not in archive.read(metadata[0]):
+                return False
+    return True

@@ -319,7 +319,7 @@ def test_failed_health_check_rolls_back_and_stops_the_rollout(project, test_host
         assert current_release(test_hosts, address) == before[address]
         assert heading(test_hosts, address) == "Coleman, second edition"
     for address in ADDRESSES[1:]:
-        assert f"root@{address}:{test_hosts.ssh_port}: not reached" in result.stdout
+        assert f"root@{address}:{test_hosts.ssh_port}: not switched, still on {before[address]}" in result.stdout
     project.git("reset", "-q", "--hard", "HEAD~2")
 
 
@@ -380,6 +380,7 @@ BAD_INPUTS = [
     ({"hosts": "root@127.0.0.2:99999"}, "option hosts: port 99999 in 'root@127.0.0.2:99999' is outside 1-65535"),
     ({"path": "srv/site"}, "option path: 'srv/site' is not an absolute path"),
     ({"parallel": "0"}, "option parallel: 0 is out of range"),
+    ({"build-parallel": "many"}, "option build-parallel: 'many' is not a whole number"),
     ({"health-url": "localhost:8000/"}, "option health-url: 'localhost:8000/' is not an http:// or https:// URL"),
     ({"buildout-config": "../other.cfg"}, "option buildout-config: '../other.cfg' is not a path inside the checkout"),
     ({"shared-files": "/etc/passwd"}, "option shared-files: '/etc/passwd' is not a path inside the checkout"),
@@ -472,6 +473,7 @@ def test_parallel_deploy_switches_every_host(project, test_hosts):
 
 def test_parallel_failure_rolls_back_its_group_and_starts_no_other(project, test_hosts):
     before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    releases_before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
     project.configure(test_hosts, {"parallel": "2"})
     views = project.directory / "example" / "coleman" / "views.py"
     views.write_text(views.read_text().replace("    notes = ", "    raise RuntimeError('a broken release')\n    notes = "))
@@ -486,11 +488,38 @@ def test_parallel_failure_rolls_back_its_group_and_starts_no_other(project, test
         assert (f"root@{address}:{test_hosts.ssh_port}: FAILED to pass the health check, rolled back to "
                 f"{before[address]}") in result.stdout
     third = ADDRESSES[2]
-    assert f"root@{third}:{test_hosts.ssh_port}: not reached, still on {before[third]}" in result.stdout
-    assert f"[root@{third}:{test_hosts.ssh_port}] uploading" not in result.stdout
+    assert f"root@{third}:{test_hosts.ssh_port}: not switched, still on {before[third]}" in result.stdout
+    assert f"[root@{third}:{test_hosts.ssh_port}] switched" not in result.stdout
+    # Built there with the others, never switched to, and removed.
+    assert sorted(os.listdir(test_hosts.base(third) / "releases")) == releases_before[third]
     for address in ADDRESSES:
         assert current_release(test_hosts, address) == before[address]
         assert heading(test_hosts, address) == "Coleman, parallel edition"
+
+
+def test_a_release_that_fails_to_build_on_one_host_is_switched_on_none(project, test_hosts):
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    releases_before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
+    host_cfg = test_hosts.base(ADDRESSES[1]) / "shared" / "host.cfg"
+    good = host_cfg.read_text()
+    host_cfg.write_text("[host]\nlisten = nowhere\n")
+    project.change_home_page("Coleman, built on two hosts of three")
+    try:
+        result = project.deploy("deploy", check=False)
+    finally:
+        host_cfg.write_text(good)
+        project.git("reset", "-q", "--hard", "HEAD~1")
+    assert result.returncode == 1
+    hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES]
+    assert f"{hosts[1]}: FAILED to run bin/buildout, still on {before[ADDRESSES[1]]}" in result.stdout
+    assert "option listen" in result.stdout
+    for index in (0, 2):
+        assert f"{hosts[index]}: not switched, still on {before[ADDRESSES[index]]}" in result.stdout
+    assert "Nothing was switched" in result.stdout and "switched current" not in result.stdout
+    for address in ADDRESSES:
+        assert current_release(test_hosts, address) == before[address]
+        assert sorted(os.listdir(test_hosts.base(address) / "releases")) == releases_before[address]
+        assert page(test_hosts, address)[0] == 200
 
 
 @pytest.mark.parametrize("broken", ["unknown host key", "host down"])

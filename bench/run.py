@@ -28,10 +28,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 from djangowsgi.wsgi import script_python_path  # noqa: E402
 
+import peers  # noqa: E402  (bench/, beside this file)
+
 WORK = Path(os.environ.get("DJANGOWSGI_BENCH_DIR", "/var/tmp/djangowsgi-bench"))
 SYSTEM_PYTHON = "/usr/bin/python3"
 # The tools measured against, pinned; built for Debian's Python, like the site.
-BENCH_REQUIREMENTS = ["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0", "gunicorn==23.0.0", "mod_wsgi==6.1.1"]
+BENCH_REQUIREMENTS = ["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0", "gunicorn==27.0.1", "granian==2.8.9",
+                      "uwsgi==2.0.31", "mod_wsgi==6.1.1"]
 PINS = """
 [versions]
 Django = 5.2.19
@@ -39,7 +42,10 @@ asgiref = 3.13.0
 sqlparse = 0.6.1
 djangorecipe = 2.2.1
 """
-PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005}
+PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005,
+         "nginx-gunicorn": 18006, "granian": 18007, "uwsgi": 18008, "nginx-uwsgi": 18009,
+         "nginx-gunicorn-nolog": 18010}
+BACKEND = 10  # a peer behind nginx listens on nginx's port + 10
 CONNECTIONS, THREADS = 20, 2
 
 
@@ -56,7 +62,8 @@ def make_venv():
     if not stamp.exists():
         shutil.rmtree(venv, ignore_errors=True)
         run(SYSTEM_PYTHON, "-m", "venv", venv)
-        print("Installing", ", ".join(BENCH_REQUIREMENTS), "(mod_wsgi compiles: about 15 s)", flush=True)
+        print("Installing", ", ".join(BENCH_REQUIREMENTS), "(mod_wsgi and uWSGI compile: about a minute)",
+              flush=True)
         run(venv / "bin" / "pip", "install", "-q", *BENCH_REQUIREMENTS, stdout=subprocess.DEVNULL)
         stamp.touch()
     return venv
@@ -144,13 +151,15 @@ def wait_for_200(port, seconds=30, different_from=None):
 
 
 def wrk(port, path, seconds):
-    out = run("wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+    out = run("wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "--latency",
               f"http://127.0.0.1:{port}{path}", capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return dict(rate=rate, total=total, failed=non2xx + errors)
+    return dict(rate=rate, total=total, failed=non2xx + errors, p99=p99)
 
 
 class Server:
@@ -194,15 +203,42 @@ def wsgi_environment(site):
 
 
 def gunicorn_server(site, venv, workers):
+    logs = WORK / "peers" / "gunicorn"
+    logs.mkdir(parents=True, exist_ok=True)
     return process_server("gunicorn", [venv / "bin" / "gunicorn", "-w", workers, "-b", f"127.0.0.1:{PORTS['gunicorn']}",
-                                       "coleman.wsgi:application"], PORTS["gunicorn"], wsgi_environment(site))
+                                       "--access-logfile", logs / "access.log", "coleman.wsgi:application"],
+                          PORTS["gunicorn"], wsgi_environment(site))
+
+
+def peer_servers(site, venv, workers):
+    """(row name, Server, also measure nginx's static files) of each peer."""
+    env, static = wsgi_environment(site), site / "var" / "static"
+
+    def server(peer):
+        return Server(peer.name, peer.start, peer.stop, peer.port)
+
+    def behind_nginx(kind, factory, **kwargs):
+        port = PORTS[kind]
+        return factory(WORK, venv, env, port, port + BACKEND, static, workers, **kwargs)
+
+    return [
+        (f"nginx + gunicorn {workers} sync workers", server(behind_nginx("nginx-gunicorn", peers.nginx_gunicorn)),
+         "static: nginx /static/"),
+        (f"nginx + gunicorn {workers} sync workers, no access logs",
+         server(behind_nginx("nginx-gunicorn-nolog", peers.nginx_gunicorn, logging=False)),
+         "static: nginx /static/, no access log"),
+        (f"nginx + uWSGI {workers} processes", server(behind_nginx("nginx-uwsgi", peers.nginx_uwsgi)), None),
+        (f"uWSGI {workers} processes, http-socket", server(peers.uwsgi_http(WORK, venv, env, PORTS["uwsgi"], workers)),
+         None),
+        (f"granian {workers} workers", server(peers.granian(WORK, venv, env, PORTS["granian"], workers)), None),
+    ]
 
 
 def express_server(site, venv):
     return process_server("mod_wsgi-express", [
         venv / "bin" / "mod_wsgi-express", "start-server", site / "parts" / "wsgi" / "wsgi.wsgi",
         "--host", "127.0.0.1", "--port", PORTS["express"], "--user", "www-data", "--group", "www-data",
-        "--server-root", WORK / "express"], PORTS["express"])
+        "--server-root", WORK / "express", "--access-log"], PORTS["express"])
 
 
 CEILING = """
@@ -395,9 +431,11 @@ def measure(smoke, runs):
         print(f"Run {n + 1} of {runs}", flush=True)
         for part in ("daemon", "embedded"):
             with apache_server(site, part):
+                page = wrk(PORTS[part], "/", seconds)
                 record(f"page: apache {part} (package defaults)" if part == "daemon" else "page: apache embedded",
-                       wrk(PORTS[part], "/", seconds)["rate"], "req/s")
+                       page["rate"], "req/s")
                 if part == "daemon":
+                    record("p99: apache daemon (package defaults)", page["p99"], "ms", "lower")
                     record("static: apache /static/", wrk(PORTS[part], static, seconds)["rate"], "req/s")
                     record("static: django /django-static/",
                            wrk(PORTS[part], "/django-static/coleman/style.css", seconds)["rate"], "req/s")
@@ -405,6 +443,13 @@ def measure(smoke, runs):
             record(f"page: gunicorn {processes} sync workers", wrk(PORTS["gunicorn"], "/", seconds)["rate"], "req/s")
         with express_server(site, venv):
             record("page: mod_wsgi-express defaults", wrk(PORTS["express"], "/", seconds)["rate"], "req/s")
+        for name, server, static_row in peer_servers(site, venv, processes):
+            with server:
+                page = wrk(server.port, "/", seconds)
+                record(f"page: {name}", page["rate"], "req/s")
+                record(f"p99: {name}", page["p99"], "ms", "lower")
+                if static_row:
+                    record(static_row, wrk(server.port, static, seconds)["rate"], "req/s")
         record("page: django handler in-process (ceiling)", ceiling(site, seconds)["rate"], "req/s")
 
         for part, label in (("daemon", "preload"), ("nopreload", "no preload")):
@@ -452,6 +497,33 @@ def table(results):
     return "\n".join(lines)
 
 
+def targets(results, processes):
+    """The issue's targets as ratios of medians: the page against the best peer,
+    static files against nginx, the page's p99 against nginx + gunicorn's."""
+    def median(name):
+        return statistics.median(results[name]["values"])
+
+    page = median("page: apache daemon (package defaults)")
+    peers_pages = {name: median(name) for name in results if name.startswith("page: ") and any(
+        peer in name for peer in ("nginx + gunicorn", "granian", "uWSGI")) and "no access logs" not in name}
+    best = max(peers_pages, key=peers_pages.get)
+    nginx_gunicorn = f"nginx + gunicorn {processes} sync workers"
+    found = {
+        "page vs best peer": (round(page / peers_pages[best], 3), 1.0, best),
+        "static vs nginx": (round(median("static: apache /static/") / median("static: nginx /static/"), 3), 0.8,
+                            "static: nginx /static/"),
+        "p99 vs nginx + gunicorn (lower is better)": (
+            round(median("p99: apache daemon (package defaults)") / median(f"p99: {nginx_gunicorn}"), 3), 1.0,
+            f"p99: {nginx_gunicorn}"),
+    }
+    lines = [f"{'target':45} {'ratio':>7} {'wanted':>8}  against"]
+    for name, (ratio, wanted, against) in found.items():
+        met = ratio <= wanted if "lower" in name else ratio >= wanted
+        lines.append(f"{name:45} {ratio:7.2f} {('<=' if 'lower' in name else '>=') + str(wanted):>8}  {against}"
+                     f"{'' if met else '  NOT MET'}")
+    return {name: dict(ratio=r, wanted=w, against=a) for name, (r, w, a) in found.items()}, "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one short run of each target")
@@ -461,6 +533,8 @@ def main():
     runs = args.runs or (1 if args.smoke else 3)
     results, processes = measure(args.smoke, runs)
     text = table(results)
+    goals, goals_text = targets(results, processes)
+    text += "\n\n" + goals_text
     print("\n" + text)
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -469,7 +543,7 @@ def main():
         machine=dict(cpus=os.cpu_count(), platform=platform.platform(), python=platform.python_version(),
                      apache=run("/usr/sbin/apache2", "-v", capture_output=True, text=True).stdout.split("\n")[0]),
         load=dict(tool="wrk", threads=THREADS, connections=CONNECTIONS, keepalive=True),
-        daemon_processes=processes, results=results, table=text,
+        daemon_processes=processes, results=results, targets=goals, table=text, peers=peers.versions(make_venv()),
     )
     path = args.output / f"{'smoke-' if args.smoke else ''}{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")

@@ -56,6 +56,8 @@ PREREQUISITES = {
     "/usr/bin/wrk": "wrk",
     "/usr/bin/curl": "curl",
     "/usr/bin/chromium": "chromium",
+    "/usr/sbin/nginx": "nginx",
+    "/usr/bin/gcc": "build-essential",
     "/usr/bin/systemd-analyze": "systemd",
 }
 

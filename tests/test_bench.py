@@ -23,6 +23,13 @@ def test_benchmark_smoke_run(tmp_path):
         assert target in results, target
         assert results[target]["values"], target
     assert any(name.startswith("page: gunicorn") for name in results)
+    # The peers a production user weighs, each answering the page (and nginx the static file).
+    for peer in ("nginx + gunicorn", "nginx + uWSGI", "uWSGI", "granian"):
+        assert any(name.startswith(f"page: {peer} ") and results[name]["median"] > 0 for name in results), peer
+    assert results["static: nginx /static/"]["median"] > 0
+    assert set(report["targets"]) == {"page vs best peer", "static vs nginx",
+                                      "p99 vs nginx + gunicorn (lower is better)"}
+    assert report["peers"]["gunicorn"] == "27.0.1" and "nginx/" in report["peers"]["nginx"]
     assert results["page: apache daemon (package defaults)"]["median"] > 0
     # The one figure that is a promise rather than a measurement:
     assert results["files rewritten by no-op: djangowsgi"]["values"] == [0]

@@ -285,7 +285,11 @@ def rollout(config, specs, hosts, release, archive, packed):
             building.append(spec)
     if not building:
         return summary(specs, outcome)
-    packed.result()
+    try:
+        packed.result()
+    except (OSError, RuntimeError) as e:
+        print(f"Not deploying release {release}: could not prepare the eggs and wheels to ship: {e}")
+        return summary(specs, outcome, "Nothing was changed on any host.")
     shipments = {spec: shipment(config, looked[spec]) for spec in building}
     print(f"Building release {release} on {len(building)} host(s), {config['build_parallel']} at a time.")
     failures = dict(zip(building, _in_threads(

@@ -15,6 +15,7 @@ On a host, under ``path/shared/``::
     develop/<name>-<tree>/       a develop egg from outside the checkout (../djangowsgi),
                                  its files at HEAD, one for each git tree
 """
+import concurrent.futures
 import hashlib
 import os
 import subprocess
@@ -98,7 +99,6 @@ def prepare(config):
     wheels fetched (egg by egg, in threads: zlib and pip work outside the GIL)."""
     if not config["ship_eggs"]:
         return
-    import concurrent.futures
     jobs = [lambda egg=egg: egg_archive(config, egg) for egg in config["shipped_eggs"]]
     jobs.append(lambda: local_wheels(config))
     with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:

@@ -315,13 +315,17 @@ def test_static_text_is_compressed_images_are_not(site):
 
 
 def test_a_changed_static_file_is_served_new_within_ten_seconds(site):
-    """Compressed files are kept in a cache (CacheMaxExpire 10)."""
+    """Compressed files are kept in a cache (CacheMaxExpire 10); uncompressed ones are not."""
     text = site.buildout.path("var", "static", "changing.txt")
     text.write_text("first version " * 100)
     os.chmod(text, 0o644)
     assert gzip.decompress(fetch(site, "/static/changing.txt", Accept_Encoding="gzip")[2]).startswith(b"first")
+    assert fetch(site, "/static/changing.txt")[2].startswith(b"first")
     time.sleep(1.1)  # Last-Modified, which revalidates, counts whole seconds
     text.write_text("second version " * 100)
+    # Only compressed files are cached: the file itself is served new at once.
+    assert fetch(site, "/static/changing.txt")[2].startswith(b"second")
+    assert gzip.decompress(fetch(site, "/static/changing.txt", Accept_Encoding="gzip")[2]).startswith(b"first")
     time.sleep(10)
     assert gzip.decompress(fetch(site, "/static/changing.txt", Accept_Encoding="gzip")[2]).startswith(b"second")
     assert fetch(site, "/static/changing.txt")[2].startswith(b"second")

@@ -113,6 +113,10 @@ def static_files(site):
             "<IfModule !brotli_module>",
             f"    AddOutputFilterByType DEFLATE;CACHE {COMPRESSIBLE}",
             "</IfModule>",
+            # The cache is for what was compressed. A client that takes neither gets the
+            # file itself: a lookup in shared memory costs more than sending the file.
+            'SetEnvIfExpr "! %{HTTP:Accept-Encoding} =~ /gzip|br/i" no-cache',
+            "RequestHeader set Cache-Control no-cache env=no-cache",
         ]
     if site.static_max_age:
         # s-maxage: how long a shared cache (Apache's own, a CDN) serves it unchecked.

@@ -1,7 +1,8 @@
 """The servers a production user weighs against the package's Apache, set up the
 way their own guides deploy them, serving the same WSGI script and database:
 nginx in front of gunicorn (sync workers) or uWSGI (uwsgi_pass), granian, uWSGI's
-own HTTP socket, and nginx for static files. Access logs go to files, as in
+own HTTP socket, and nginx for static files; and, as the floor for static files,
+an Apache with only what serving a file takes. Access logs go to files, as in
 production; ``logging=False`` turns them off. Loopback addresses only."""
 import os
 import shutil
@@ -35,6 +36,33 @@ http {{
         }}
     }}
 }}
+"""
+
+# Apache with nothing but what serving a file takes: the event MPM at its
+# compiled-in defaults, no rotatelogs, sendfile. What no configuration beats.
+APACHE_FLOOR_CONF = """\
+ServerRoot {root}
+PidFile {root}/httpd.pid
+DefaultRuntimeDir {root}
+ErrorLog {root}/logs/error.log
+ServerName localhost
+User www-data
+Group www-data
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+TypesConfig /etc/mime.types
+Listen 127.0.0.1:{port}
+MaxKeepAliveRequests 10000
+EnableSendfile On
+CustomLog {root}/logs/access.log combined
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+Alias /static/ {static}/
 """
 
 
@@ -117,6 +145,13 @@ def granian(work, venv, env, port, workers, logging=True):
                "--port", port, *(["--access-log"] if logging else ["--no-access-log"]),
                "coleman.wsgi:application"]
     return Peer("granian", port, [(command, root / "logs" / "granian.log" if logging else None)], env)
+
+
+def apache_floor(work, port, static):
+    root = _directory(work, f"apache-floor-{port}")
+    (root / "httpd.conf").write_text(APACHE_FLOOR_CONF.format(root=root, port=port, static=static))
+    return Peer("Apache, the floor", port, [(["/usr/sbin/apache2", "-f", root / "httpd.conf", "-DFOREGROUND"],
+                                             None)], None)
 
 
 def versions(venv):

@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 from djangowsgi.wsgi import script_python_path  # noqa: E402
 
-import peers  # noqa: E402  (bench/, beside this file)
+import cpu  # noqa: E402  (bench/, beside this file)
+import peers  # noqa: E402
 
 WORK = Path(os.environ.get("DJANGOWSGI_BENCH_DIR", "/var/tmp/djangowsgi-bench"))
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -44,7 +45,8 @@ djangorecipe = 2.2.1
 """
 PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005,
          "nginx-gunicorn": 18006, "granian": 18007, "uwsgi": 18008, "nginx-uwsgi": 18009,
-         "nginx-gunicorn-nolog": 18010}
+         "nginx-gunicorn-nolog": 18010, "apache-floor": 18011,
+         "threads1": 18012}
 BACKEND = 10  # a peer behind nginx listens on nginx's port + 10
 CONNECTIONS, THREADS = 20, 2
 
@@ -85,7 +87,7 @@ def site_config(develop):
     return f"""
 [buildout]
 develop = {develop}
-parts = django wsgi daemon embedded nopreload
+parts = django wsgi daemon embedded nopreload threads1
 eggs-directory = {WORK}/eggs
 download-cache = {WORK}/downloads
 allow-picked-versions = false
@@ -103,7 +105,8 @@ eggs = ${{django:eggs}}
 settings = ${{django:settings}}
 environment = ${{django:environment}}
 """ + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
-        ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"))) + PINS + \
+        ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
+        ("threads1", "threads = 1"))) + PINS + \
         "djangowsgi = 0.1.0.dev0\ncoleman = 1.0\n"
 
 
@@ -137,11 +140,11 @@ def get(port, path="/", timeout=5):
         return response.status, response.headers.get("X-Process"), response.read()
 
 
-def wait_for_200(port, seconds=30, different_from=None):
+def wait_for_200(port, seconds=30, different_from=None, path="/"):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            status, process, _ = get(port, timeout=2)
+            status, process, _ = get(port, path, timeout=2)
             if status == 200 and (different_from is None or process not in different_from):
                 return time.monotonic()
         except OSError:
@@ -151,6 +154,9 @@ def wait_for_200(port, seconds=30, different_from=None):
 
 
 def wrk(port, path, seconds):
+    """wrk's rate, requests, failures and p99 latency; and the CPU each kind of
+    server process used a request (cpu.py)."""
+    before = cpu.snapshot()
     out = run("wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "--latency",
               f"http://127.0.0.1:{port}{path}", capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -159,18 +165,19 @@ def wrk(port, path, seconds):
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return dict(rate=rate, total=total, failed=non2xx + errors, p99=p99)
+    return dict(rate=rate, total=total, failed=non2xx + errors, p99=p99,
+                cpu=cpu.per_request(before, cpu.snapshot(), total))
 
 
 class Server:
     """One server under test, started and stopped around its measurements."""
 
-    def __init__(self, name, start, stop, port):
-        self.name, self._start, self._stop, self.port = name, start, stop, port
+    def __init__(self, name, start, stop, port, ready="/"):
+        self.name, self._start, self._stop, self.port, self.ready = name, start, stop, port, ready
 
     def __enter__(self):
         self._start()
-        wait_for_200(self.port)
+        wait_for_200(self.port, path=self.ready)
         return self
 
     def __exit__(self, *exc):
@@ -232,6 +239,11 @@ def peer_servers(site, venv, workers):
          None),
         (f"granian {workers} workers", server(peers.granian(WORK, venv, env, PORTS["granian"], workers)), None),
     ]
+
+
+def apache_floor_server(site):
+    floor = peers.apache_floor(WORK, PORTS["apache-floor"], site / "var" / "static")
+    return Server(floor.name, floor.start, floor.stop, floor.port, ready="/static/coleman/style.css")
 
 
 def express_server(site, venv):
@@ -418,6 +430,14 @@ def measure(smoke, runs):
     def record(name, value, unit, better="higher"):
         results.setdefault(name, dict(values=[], unit=unit, better=better))["values"].append(value)
 
+    def record_load(name, load, p99=False):
+        """A row's rate, its p99 if asked, and where the CPU went (us a request, by kind)."""
+        record(f"{name}", load["rate"], "req/s")
+        if p99:
+            record(f"p99: {name.split(': ', 1)[1]}", load["p99"], "ms", "lower")
+        for kind, used in sorted(load["cpu"].items()):
+            record(f"cpu/request, {name}: {kind}", used, "us", "lower")
+
     WORK.mkdir(parents=True, exist_ok=True)
     os.chmod(WORK, 0o755)
     venv = make_venv()
@@ -429,27 +449,29 @@ def measure(smoke, runs):
 
     for n in range(runs):
         print(f"Run {n + 1} of {runs}", flush=True)
-        for part in ("daemon", "embedded"):
+        for part in ("daemon", "embedded", "threads1"):
             with apache_server(site, part):
                 page = wrk(PORTS[part], "/", seconds)
-                record(f"page: apache {part} (package defaults)" if part == "daemon" else "page: apache embedded",
-                       page["rate"], "req/s")
                 if part == "daemon":
-                    record("p99: apache daemon (package defaults)", page["p99"], "ms", "lower")
-                    record("static: apache /static/", wrk(PORTS[part], static, seconds)["rate"], "req/s")
+                    record_load("page: apache daemon (package defaults)", page, p99=True)
+                    record_load("static: apache /static/", wrk(PORTS[part], static, seconds))
                     record("static: django /django-static/",
                            wrk(PORTS[part], "/django-static/coleman/style.css", seconds)["rate"], "req/s")
+                elif part == "threads1":
+                    record_load("page: apache daemon, threads = 1", page, p99=True)
+                else:
+                    record("page: apache embedded", page["rate"], "req/s")
         with gunicorn_server(site, venv, processes):
             record(f"page: gunicorn {processes} sync workers", wrk(PORTS["gunicorn"], "/", seconds)["rate"], "req/s")
         with express_server(site, venv):
             record("page: mod_wsgi-express defaults", wrk(PORTS["express"], "/", seconds)["rate"], "req/s")
         for name, server, static_row in peer_servers(site, venv, processes):
             with server:
-                page = wrk(server.port, "/", seconds)
-                record(f"page: {name}", page["rate"], "req/s")
-                record(f"p99: {name}", page["p99"], "ms", "lower")
+                record_load(f"page: {name}", wrk(server.port, "/", seconds), p99=True)
                 if static_row:
-                    record(static_row, wrk(server.port, static, seconds)["rate"], "req/s")
+                    record_load(static_row, wrk(server.port, static, seconds))
+        with apache_floor_server(site):
+            record_load("static: apache floor (minimal config)", wrk(PORTS["apache-floor"], static, seconds))
         record("page: django handler in-process (ceiling)", ceiling(site, seconds)["rate"], "req/s")
 
         for part, label in (("daemon", "preload"), ("nopreload", "no preload")):

@@ -27,6 +27,14 @@ def test_benchmark_smoke_run(tmp_path):
     for peer in ("nginx + gunicorn", "nginx + uWSGI", "uWSGI", "granian"):
         assert any(name.startswith(f"page: {peer} ") and results[name]["median"] > 0 for name in results), peer
     assert results["static: nginx /static/"]["median"] > 0
+    assert results["static: apache floor (minimal config)"]["median"] > 0
+    assert results["page: apache daemon, threads = 1"]["median"] > 0
+    # Where the CPU went, by kind of process: Apache's workers and the daemons; nginx and gunicorn.
+    for row in ("page: apache daemon (package defaults): apache", "page: apache daemon (package defaults): "
+                "mod_wsgi daemon", "static: apache /static/: apache", "static: nginx /static/: nginx"):
+        assert results[f"cpu/request, {row}"]["median"] > 0, row
+    assert any(name.startswith("cpu/request, page: nginx + gunicorn") and name.endswith("application server")
+               for name in results)
     assert set(report["targets"]) == {"page vs best peer", "static vs nginx",
                                       "p99 vs nginx + gunicorn (lower is better)"}
     assert report["peers"]["gunicorn"] == "27.0.1" and "nginx/" in report["peers"]["nginx"]

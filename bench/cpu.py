@@ -5,17 +5,13 @@ import collections
 import os
 
 TICK = os.sysconf("SC_CLK_TCK")
-KINDS = (("apache2", "apache"), ("rotatelogs", "rotatelogs"), ("nginx", "nginx"),
-         ("gunicorn", "application server"), ("uwsgi", "application server"), ("granian", "application server"))
+KINDS = {"apache2": "apache", "rotatelogs": "rotatelogs", "nginx": "nginx",
+         "gunicorn": "application server", "uwsgi": "application server", "granian": "application server"}
 
 
-def _kind(command):
-    if command.startswith("(wsgi:"):  # mod_wsgi's display-name
-        return "mod_wsgi daemon"
-    for marker, kind in KINDS:
-        if marker in command:
-            return kind
-    return None
+def _kind(name, command):
+    """By the process's name; mod_wsgi's daemons are apache2 too, told by their display-name."""
+    return "mod_wsgi daemon" if command.startswith("(wsgi:") else KINDS.get(name)
 
 
 def snapshot():
@@ -24,10 +20,12 @@ def snapshot():
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                fields, command = stat.read().rsplit(")", 1)[1].split(), cmdline.read().decode(errors="replace")
+                head, tail = stat.read().rsplit(")", 1)
+                command = cmdline.read().decode(errors="replace")
         except OSError:  # gone meanwhile
             continue
-        kind = _kind(command)
+        fields = tail.split()
+        kind = _kind(head.split("(", 1)[1], command)
         if kind:
             found[pid] = (kind, (int(fields[11]) + int(fields[12])) / TICK)  # utime + stime
     return found

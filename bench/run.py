@@ -49,6 +49,9 @@ PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 180
          "threads1": 18012}
 BACKEND = 10  # a peer behind nginx listens on nginx's port + 10
 CONNECTIONS, THREADS = 20, 2
+# The example's /waiting/ page sleeps this long first, as a view waiting on a remote
+# database or service does: what a daemon's threads are for.
+WAIT_MS = 5
 
 
 def run(*args, **kwargs):
@@ -452,6 +455,10 @@ def measure(smoke, runs):
         for part in ("daemon", "embedded", "threads1"):
             with apache_server(site, part):
                 page = wrk(PORTS[part], "/", seconds)
+                if part != "embedded":
+                    waiting = wrk(PORTS[part], f"/waiting/?ms={WAIT_MS}", seconds)
+                    record(f"page waiting {WAIT_MS} ms: apache daemon{', threads = 1' if part == 'threads1' else ''}",
+                           waiting["rate"], "req/s")
                 if part == "daemon":
                     record_load("page: apache daemon (package defaults)", page, p99=True)
                     record_load("static: apache /static/", wrk(PORTS[part], static, seconds))
@@ -468,6 +475,8 @@ def measure(smoke, runs):
         for name, server, static_row in peer_servers(site, venv, processes):
             with server:
                 record_load(f"page: {name}", wrk(server.port, "/", seconds), p99=True)
+                waiting = wrk(server.port, f"/waiting/?ms={WAIT_MS}", seconds)
+                record(f"page waiting {WAIT_MS} ms: {name}", waiting["rate"], "req/s")
                 if static_row:
                     record_load(static_row, wrk(server.port, static, seconds))
         with apache_floor_server(site):

@@ -29,6 +29,8 @@ def test_benchmark_smoke_run(tmp_path):
     assert results["static: nginx /static/"]["median"] > 0
     assert results["static: apache floor (minimal config)"]["median"] > 0
     assert results["page: apache daemon, threads = 1"]["median"] > 0
+    for server in ("apache daemon", "apache daemon, threads = 1", "nginx + gunicorn 2 sync workers"):
+        assert results[f"page waiting 5 ms: {server}"]["median"] > 0, server
     # Where the CPU went, by kind of process: Apache's workers and the daemons; nginx and gunicorn.
     for row in ("page: apache daemon (package defaults): apache", "page: apache daemon (package defaults): "
                 "mod_wsgi daemon", "static: apache /static/: apache", "static: nginx /static/: nginx"):

@@ -1,4 +1,5 @@
 import os
+import time
 
 from django.shortcuts import render
 
@@ -10,3 +11,11 @@ def home(request):
     response = render(request, "coleman/home.html", {"notes": notes, "count": len(notes)})
     response["X-Process"] = str(os.getpid())  # which process answered: daemon mode shows
     return response
+
+
+def waiting(request):
+    """The home page after waiting on "another service" (?ms=, 5 by default, at most
+    100): a view that spends time off the CPU, as one calling a remote database
+    does. Only for bench/run.py, which compares daemon thread counts with it."""
+    time.sleep(min(max(int(request.GET.get("ms", "5") or 0), 0), 100) / 1000)
+    return home(request)

@@ -22,7 +22,7 @@ run: system-packages $(STAMP)
 test: system-packages $(STAMP)
 	$(VENV)/bin/python -m pytest tests
 
-# The full benchmarks (about twenty minutes); make test runs their smoke modes.
+# The full benchmarks (run.py alone takes about twenty minutes on 2 CPUs); make test runs their smoke modes.
 bench: system-packages $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py

@@ -1,7 +1,7 @@
 """The benchmark: the example site built by the package's recipes, against the
 alternatives, on this machine, in one run.
 
-    python bench/run.py            the full run (about ten minutes)
+    python bench/run.py            the full run (about twenty minutes on 2 CPUs)
     python bench/run.py --smoke    a second or two per target (run by make test)
 
 It prints one table (target, median, min-max, ratio to the package's default)

@@ -46,8 +46,7 @@ PROBE_FROM = "127.0.0.2"  # the attacker is 127.0.0.1
 def site_config(develop):
     parts = "".join(bench.APACHE_PART.format(name=name, port=port, extra=PREVIOUS if name == "previous" else "")
                     for name, port in PORTS.items())
-    config = bench.site_config(develop).replace("parts = django wsgi daemon embedded nopreload",
-                                                "parts = django wsgi edge previous")
+    config = re.sub(r"(?m)^parts = .*$", "parts = django wsgi edge previous", bench.site_config(develop))
     return config[:config.index("\n[daemon]")] + parts + config[config.index("\n[versions]"):]
 
 

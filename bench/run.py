@@ -45,8 +45,7 @@ djangorecipe = 2.2.1
 """
 PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005,
          "nginx-gunicorn": 18006, "granian": 18007, "uwsgi": 18008, "nginx-uwsgi": 18009,
-         "nginx-gunicorn-nolog": 18010, "apache-floor": 18011,
-         "threads1": 18012}
+         "nginx-gunicorn-nolog": 18010, "apache-floor": 18013, "threads1": 18014}  # edge.py: 18011-18012
 BACKEND = 10  # a peer behind nginx listens on nginx's port + 10
 CONNECTIONS, THREADS = 20, 2
 # The example's /waiting/ page sleeps this long first, as a view waiting on a remote

@@ -17,5 +17,6 @@ def waiting(request):
     """The home page after waiting on "another service" (?ms=, 5 by default, at most
     100): a view that spends time off the CPU, as one calling a remote database
     does. Only for bench/run.py, which compares daemon thread counts with it."""
-    time.sleep(min(max(int(request.GET.get("ms", "5") or 0), 0), 100) / 1000)
+    ms = request.GET.get("ms", "5")
+    time.sleep(min(int(ms), 100) / 1000 if ms.isdigit() else 0.005)
     return home(request)

@@ -5,7 +5,7 @@ with open("README.rst", encoding="utf-8") as f:
 
 setup(
     name="djangowsgi",
-    version="0.1.0.dev0",
+    version="0.1.0",
     description="zc.buildout recipes: a Django project from pinned eggs to Apache and mod_wsgi",
     long_description=long_description,
     long_description_content_type="text/x-rst",

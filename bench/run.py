@@ -109,7 +109,7 @@ environment = ${{django:environment}}
 """ + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
         ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
         ("threads1", "threads = 1"))) + PINS + \
-        "djangowsgi = 0.1.0.dev0\ncoleman = 1.0\n"
+        "djangowsgi = 0.1.0\ncoleman = 1.0\n"
 
 
 def world_readable_copy(source, target):
@@ -385,7 +385,7 @@ eggs = coleman
 settings = coleman.settings
 """
         develop = "example"
-        pins = "djangowsgi = 0.1.0.dev0\n"
+        pins = "djangowsgi = 0.1.0\n"
     else:
         parts = """
 [django]

@@ -38,7 +38,7 @@ Django = 5.2.19
 asgiref = 3.13.0
 sqlparse = 0.6.1
 coleman = 1.0
-djangowsgi = 0.1.0.dev0
+djangowsgi = 0.1.0
 """
 
 

@@ -101,4 +101,4 @@ class Recipe:
 
 
 def uninstall(name, options):
-    lifecycle.remove_unclaimed(options.get("script"), os.path.dirname(options.get("vhost", "")))
+    lifecycle.uninstall(options, options.get("script"), os.path.dirname(options.get("vhost", "")))

@@ -50,4 +50,4 @@ class Recipe(ProjectRecipe):
 
 
 def uninstall(name, options):
-    lifecycle.remove_unclaimed(options.get("script"))
+    lifecycle.uninstall(options, options.get("script"))

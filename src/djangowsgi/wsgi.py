@@ -37,7 +37,7 @@ class Recipe(ProjectRecipe):
 
 
 def uninstall(name, options):
-    lifecycle.remove_unclaimed(options.get("directory"))
+    lifecycle.uninstall(options, options.get("directory"))
 
 
 def script_python_path(script):

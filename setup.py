@@ -1,11 +1,15 @@
+import re
+
 from setuptools import find_packages, setup
 
 with open("README.rst", encoding="utf-8") as f:
     long_description = f.read()
+with open("src/djangowsgi/__init__.py", encoding="utf-8") as f:
+    version = re.search(r'^__version__ = "(.+)"$', f.read(), re.M).group(1)
 
 setup(
     name="djangowsgi",
-    version="0.1.0",
+    version=version,
     description="zc.buildout recipes: a Django project from pinned eggs to Apache and mod_wsgi",
     long_description=long_description,
     long_description_content_type="text/x-rst",

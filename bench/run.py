@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+from djangowsgi import __version__  # noqa: E402
 from djangowsgi.wsgi import script_python_path  # noqa: E402
 
 import cpu  # noqa: E402  (bench/, beside this file)
@@ -109,7 +110,7 @@ environment = ${{django:environment}}
 """ + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
         ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
         ("threads1", "threads = 1"))) + PINS + \
-        "djangowsgi = 0.1.0\ncoleman = 1.0\n"
+        f"djangowsgi = {__version__}\ncoleman = 1.0\n"
 
 
 def world_readable_copy(source, target):
@@ -385,7 +386,7 @@ eggs = coleman
 settings = coleman.settings
 """
         develop = "example"
-        pins = "djangowsgi = 0.1.0\n"
+        pins = f"djangowsgi = {__version__}\n"
     else:
         parts = """
 [django]

@@ -38,7 +38,6 @@ Django = 5.2.19
 asgiref = 3.13.0
 sqlparse = 0.6.1
 coleman = 1.0
-djangowsgi = 0.1.0
 """
 
 

@@ -5,10 +5,11 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from conftest import LoadLoop, free_port, make_account
+from conftest import TEST_ROOT, LoadLoop, SystemApache, free_port, make_account, world_readable_directory
 from test_apache import PID_APP, site_config
 from test_project_recipes import one_line_error
 
@@ -168,3 +169,58 @@ def test_a_process_group_in_use_is_refused_at_build_time(apache, sites, long_nam
     error = one_line_error(long_names.run(check=False))
     assert "djangowsgi part [apache], option process-group: 'beta.example' is already the process group" in error
     assert "sites-enabled/beta.example.conf" in error
+
+
+# -- a site installed while the system Apache is stopped ----------------------------
+
+def test_sites_installed_on_a_stopped_apache_reload_alone_after_it_starts(new_buildout):
+    """Installed while Apache is stopped (as on a new machine, or during a
+    maintenance window): once Apache runs, a reload of one site restarts that
+    site's daemons alone, not every site's through a graceful restart."""
+    server = SystemApache(world_readable_directory(TEST_ROOT, "stopped-apache-"))
+    for account in ACCOUNTS.values():
+        make_account(account)
+    buildout = new_buildout("stopped-apache")
+    lib = buildout.path("lib")
+    lib.mkdir()
+    (lib / "pidapp.py").write_text(PID_APP)
+    names = list(ACCOUNTS)
+
+    def part(server_name):
+        return {"server": "system", "apache-confdir": str(server.confdir), "listen": f"*:{server.port}",
+                "server-name": server_name, "user": ACCOUNTS[server_name]}
+    config = site_config(server.port, part(names[0]), parts="coleman wsgi apache apache2",
+                         environment="COLEMAN_ALLOWED_HOSTS=" + ",".join(names))
+    second = config.split("[apache]\n", 1)[1].replace(names[0], names[1]).replace(ACCOUNTS[names[0]],
+                                                                                   ACCOUNTS[names[1]])
+    try:
+        buildout.build(config + "\n[apache2]\n" + second)
+        buildout.bin("coleman", "migrate", "--noinput")
+        for script in ("apache", "apache2"):
+            assert "the system Apache is not running" in buildout.bin(script, "install").stdout
+        server.ctl("start")
+        deadline = time.monotonic() + 30
+        pid_file = server.root / "run" / "apache2.pid"
+        while time.monotonic() < deadline and not (pid_file.exists() and all(server.daemons(a) for a in ACCOUNTS.values())):
+            time.sleep(0.1)
+        others = server.daemons(ACCOUNTS[names[1]])
+        assert others and server.get(names[1])[0] == 200
+
+        def page(host):
+            return lambda: (host, server.get(host)[0])
+        with LoadLoop([page(names[0]), page(names[1])], limit=4000, seconds=60, settle=0.5) as load:
+            result = buildout.bin("apache", "reload")
+        assert "Reloaded" in result.stdout and "graceful" not in result.stdout, result.stdout
+        assert load.failures == [] and len(load.results) > 20
+        assert server.daemons(ACCOUNTS[names[1]]) == others
+    finally:
+        pid_file = server.root / "run" / "apache2.pid"
+        if pid_file.exists():
+            subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
+            pid = int(pid_file.read_text())
+            deadline = time.monotonic() + 20
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.1)
+        shutil.rmtree(server.root, ignore_errors=True)
+        for account in ACCOUNTS.values():
+            subprocess.run(["userdel", "--force", account], capture_output=True)

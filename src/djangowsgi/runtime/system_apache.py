@@ -112,6 +112,8 @@ def install(server):
                 os.unlink(link)
             return _failed(f"{' '.join(step)} failed; the site is not enabled:", result.stdout + result.stderr)
     if not running_pid(server):
+        # Apache reads these files when it starts: the first reload after that restarts this site's daemons alone.
+        apachectl.remember_config(server)
         print(f"Enabled {server['site']}; the system Apache is not running: start it (systemctl start apache2).")
         return 0
     return graceful(server, done=f"Enabled {server['site']}")

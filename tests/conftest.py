@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -26,6 +27,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example"
 SYSTEM_PYTHON = "/usr/bin/python3"
+# The version of the working tree, where it is set.
+DJANGOWSGI_VERSION = re.search(r'^__version__ = "(.+)"$', (REPO / "src" / "djangowsgi" / "__init__.py").read_text(),
+                               re.M).group(1)
 SHARED = Path(os.environ.get("DJANGOWSGI_TEST_CACHE", "/var/tmp/djangowsgi-test-cache"))
 TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tests"))
 VENV = SHARED / "venv"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILDOUT, REPO, SHARED, TEST_ROOT, VERSIONS, LoadLoop, copy_world_readable, free_port, \
-    world_readable_directory
+from conftest import BUILDOUT, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, VERSIONS, LoadLoop, \
+    copy_world_readable, free_port, world_readable_directory
 from test_project_recipes import one_line_error
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -266,6 +266,7 @@ def test_deploy_to_three_hosts(project, test_hosts):
         assert len(venvs) == 1
     status = project.deploy("status")
     assert status.stdout.count("healthy") == 3 and "NOT healthy" not in status.stdout
+    assert status.stdout.count(f"(djangowsgi {DJANGOWSGI_VERSION})") == 3, status.stdout
 
 
 def host_state(test_hosts, address):

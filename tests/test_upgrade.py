@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from conftest import BUILDOUT, EXAMPLE, REPO, SHARED, TEST_ROOT, LoadLoop, copy_world_readable, free_port, \
-    world_readable_directory
+from conftest import BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, TEST_ROOT, LoadLoop, \
+    copy_world_readable, free_port, world_readable_directory
 
 
 def releases():
@@ -26,11 +26,6 @@ def releases():
             version, commit = line.split()[:2]
             found.append(pytest.param(version, commit, id=version))
     return found
-
-
-def working_tree_version():
-    text = (REPO / "src" / "djangowsgi" / "__init__.py").read_text()
-    return re.search(r'^__version__ = "(.+)"$', text, re.M).group(1)
 
 
 def doc_block(after):
@@ -140,7 +135,7 @@ def test_upgrade_from_a_release_under_load_fails_no_request(version, commit, sha
             replace_with_working_tree(checkout)
             config = site / "buildout.cfg"
             config.write_text(config.read_text().replace(f"djangowsgi = {version}\n",
-                                                         f"djangowsgi = {working_tree_version()}\n"))
+                                                         f"djangowsgi = {DJANGOWSGI_VERSION}\n"))
             commands = doc_block("In the buildout's directory")
             assert commands[-1] == "bin/apache reload"
             for command in commands[:-1]:

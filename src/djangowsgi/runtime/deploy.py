@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 
+from djangowsgi import __version__
 from djangowsgi.runtime import shipping
 
 HOST = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
@@ -31,6 +32,7 @@ print_lock = threading.Lock()
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEPLOYED = ".deployed"
 CONTENT = ".content"  # a release's content_key  # in a release that went live and passed its health check
+BUILT_WITH = ".djangowsgi-version"  # in each release: the djangowsgi it was built with
 
 
 class StepFailed(Exception):
@@ -132,6 +134,12 @@ class Host:
     def current(self):
         out = self.run("read the current release", f"readlink {q(self.base + '/current')} || true")
         return os.path.basename(out.strip()) or None
+
+    def built_with(self):
+        """The djangowsgi version the current release was built with (releases of 0.1.0
+        and before have no record)."""
+        out = self.run("read the current release", f"cat {q(self.base + '/current/' + BUILT_WITH)} 2>/dev/null || true")
+        return out.strip() or "not recorded"
 
     def release_names(self):
         out = self.run("list the releases", f"ls -1 {q(self.base + '/releases')} 2>/dev/null || true")
@@ -448,6 +456,7 @@ def build(config, host, layout, release, archive, shipped):
                     unpack_command(layout.eggs, incoming, [name for name, _ in shipped.eggs]),
                     unpack_command(layout.develop, incoming, [name for name, _ in shipped.develop]),
                     f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}",
+                    f"echo {q(__version__)} > {q(rel + '/' + BUILT_WITH)}",
                     *link_commands(config, base, rel)]))
             finally:
                 if venv:
@@ -650,7 +659,9 @@ def status(config, specs):
         current = host.current()
         healthy = health(config, host) if current else False
         state = "healthy" if healthy else "NOT healthy"
-        say(host.spec, f"current {current or '(none)'}, {state if config['health_url'] else 'no health-url'}")
+        built_with = f" (djangowsgi {host.built_with()})" if current else ""
+        say(host.spec, f"current {current or '(none)'}{built_with}, "
+                       f"{state if config['health_url'] else 'no health-url'}")
         return healthy
     return 0 if all(for_each_host(config, specs, action)) else 1
 

@@ -1,12 +1,13 @@
-# make run: build the example site with the recipes; make test: the test suite.
-# Both set up what they need on a fresh Debian/Ubuntu machine, in either order.
+# make run: build the example site with the recipes; make test: the test suite
+# (make check: its unit layer alone, under a minute). Each sets up what it needs
+# on a fresh Debian/Ubuntu machine, in any order.
 
 # The virtualenv comes from Debian's Python: the one Debian's mod_wsgi embeds.
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench system-packages clean
+.PHONY: run test check golden bench system-packages clean
 
 run: system-packages $(STAMP)
 	$(VENV)/bin/buildout -N
@@ -20,7 +21,15 @@ run: system-packages $(STAMP)
 	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script; parts/apache/vhost.conf for a system Apache"
 
 test: system-packages $(STAMP)
-	$(VENV)/bin/python -m pytest tests
+	$(VENV)/bin/python -m pytest tests/unit tests/e2e
+
+# The unit layer: options, rendering and golden files; no Apache, no bin/buildout, no network.
+check: system-packages $(STAMP)
+	$(VENV)/bin/python -m pytest tests/unit
+
+# Rewrites tests/unit/golden/ from the recipes as they are: review the diff before committing it.
+golden: $(STAMP)
+	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py
 
 # The full benchmarks (run.py alone takes about twenty minutes on 2 CPUs); make test runs their smoke modes.
 bench: system-packages $(STAMP)

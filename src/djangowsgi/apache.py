@@ -9,7 +9,7 @@ from zc.buildout import UserError
 
 from djangowsgi import apache_config, lifecycle, system
 from djangowsgi.apache_site import ApacheSite
-from djangowsgi.files import make_directory, write_if_changed
+from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime import writable
 
 
@@ -17,6 +17,7 @@ class Recipe:
     def __init__(self, buildout, name, options):
         self.name = name
         site = self.site = ApacheSite(buildout, name, options)
+        site.check_machine()
         options["vhost"] = site.vhost
         options["wsgi-server-conf"] = site.server_conf
         options["httpd-conf"] = "" if site.system else site.httpd_conf
@@ -83,10 +84,10 @@ class Recipe:
         site = self.site
         candidate_vhost = os.path.join(site.directory, ".vhost.conf.check")
         candidate_httpd = os.path.join(site.directory, ".httpd.conf.check")
+        built = site.as_built()
         try:
-            same = str
-            candidates = ((candidate_vhost, apache_config.vhost(site, same)),
-                          (candidate_httpd, apache_config.httpd_conf(site, candidate_vhost, same)))
+            candidates = ((candidate_vhost, apache_config.vhost(built)),
+                          (candidate_httpd, apache_config.httpd_conf(built, candidate_vhost)))
             for path, content in candidates:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(content)

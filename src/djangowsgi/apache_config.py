@@ -13,9 +13,9 @@ def _access(site, granted):
     return render.apache_access(granted, site.apache_version)
 
 
-def vhost(site, served=None):
-    """vhost.conf; ``served`` maps the buildout's paths (default: through served-from)."""
-    served = served or site.served
+def vhost(site):
+    """vhost.conf, with the buildout's paths as Apache reaches them (site.served)."""
+    served = site.served
 
     def a(path):
         return render.apache(served(path))
@@ -28,16 +28,16 @@ def vhost(site, served=None):
         "RedirectMatch 404 ^/server-(status|info)(/|$)",
     ]
     if site.system:  # the self-contained server's httpd.conf has the one ErrorLog
-        lines.append(f"ErrorLog {log_target(site, site.error_log, served)}")
+        lines.append(f"ErrorLog {log_target(site, site.error_log)}")
     lines += [
-        f"CustomLog {log_target(site, site.access_log, served)} {_log_format(site)}",
+        f"CustomLog {log_target(site, site.access_log)} {_log_format(site)}",
         f"LogLevel {site.log_level}",
         "",
     ]
     if site.ssl:
         lines += _ssl_lines(site) + [""]  # certificates: absolute, outside any release
     if site.mode == "daemon":
-        lines += _daemon_groups(site, served)
+        lines += _daemon_groups(site)
     # New code is loaded by an explicit reload, never because the script's mtime
     # changed: a deploy switching "current" would otherwise restart a daemon in
     # the middle of the requests that noticed it.
@@ -128,13 +128,13 @@ def static_files(site):
     return "\n".join(lines)
 
 
-def server_scope(site, socket_prefix, served=None):
+def server_scope(site, socket_prefix):
     """mod_wsgi's settings for the whole server (not for one site)."""
     lines = [f"WSGISocketPrefix {socket_prefix}", "WSGISocketRotation Off"]
     if site.mode == "daemon":
         lines.append("WSGIRestrictEmbedded On")
     else:
-        lines.append(f"WSGIPythonHome {render.apache((served or site.served)(site.python_home))}")
+        lines.append(f"WSGIPythonHome {render.apache(site.served(site.python_home))}")
     return "\n".join(lines)
 
 
@@ -146,7 +146,7 @@ def server_conf(site):
 GROUP_VARIABLE = "DJANGOWSGI_GROUP"
 
 
-def _daemon_groups(site, served):
+def _daemon_groups(site):
     """The site's daemon process groups, and which requests go to which: those
     with a body (POST, PUT, PATCH) to a group of their own with a short queue, so
     that clients sending a body slowly hold its threads, not the page's."""
@@ -156,7 +156,7 @@ def _daemon_groups(site, served):
         if group != site.process_group:
             options.append(("listen-backlog", 5))
         lines.append(f"WSGIDaemonProcess {render.apache(group)} " + " ".join(
-            render.apache_option(k, served(v) if isinstance(v, str) else v) for k, v in options))
+            render.apache_option(k, site.served(v) if isinstance(v, str) else v) for k, v in options))
     lines.append(f'SetEnvIf Request_Method "." {GROUP_VARIABLE}={render.apache(site.process_group)}')
     if len(site.daemon_groups) > 1:
         lines.append(f'SetEnvIfNoCase Request_Method "^(POST|PUT|PATCH)$" '
@@ -182,10 +182,11 @@ def _daemon_options(site, processes, display_name):
     return options
 
 
-def log_target(site, path, served):
+def log_target(site, path):
     """A log file, or the rotatelogs pipe that writes it: ``path`` is always the
     current file (a hard link), older ones get the time they were started as a
     suffix, and prune-logs keeps log-keep of them."""
+    served = site.served
     if site.log_rotation == "off":
         return render.apache(served(path))
     command = [site.rotatelogs, "-L", served(path), "-p", served(site.prune_logs),
@@ -230,14 +231,11 @@ def _redirect_vhost(site):
     return f"\n<VirtualHost *:{site.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
 
 
-def httpd_conf(site, vhost_path, served=None):
+def httpd_conf(site, vhost_path):
     """httpd.conf of the self-contained server, including ``vhost_path``."""
-    served = served or site.served
-
     def a(path):
-        return render.apache(served(path))
-    modules = ["mpm_event", "authz_core", "authz_host", "alias", "mime", "headers", "filter", "deflate", "cache",
-               "cache_socache", "socache_shmcb", "setenvif"]
+        return render.apache(site.served(path))
+    modules = ["mpm_event"] + SITE_MODULES
     if os.path.exists(os.path.join(site.modules, "mod_brotli.so")):
         modules.append("brotli")
     if site.request_read_timeout:
@@ -260,9 +258,9 @@ def httpd_conf(site, vhost_path, served=None):
         "httpd.conf.in",
         part=site.name,
         server_root=a(site.directory),
-        pid_file=a(os.path.join(site.run_directory, "httpd.pid")),
+        pid_file=a(site.pid_file),
         run_dir=a(site.run_directory),
-        error_log=log_target(site, site.error_log, served),
+        error_log=log_target(site, site.error_log),
         log_level=site.log_level,
         server_name=render.apache(site.server_name),
         user=render.apache(site.user),
@@ -271,7 +269,7 @@ def httpd_conf(site, vhost_path, served=None):
         listen="\n".join(listen),
         edge=edge(site),
         deny_all=render.indent(_access(site, False), 4),
-        server_scope=server_scope(site, a(site.socket_prefix), served),
+        server_scope=server_scope(site, a(site.socket_prefix)),
         vhost=a(vhost_path),
         status=_status_vhost(site),
     )
@@ -335,7 +333,7 @@ def systemd_unit(site):
         unit_name=os.path.basename(site.systemd_unit),
         unit_path=quoted(site.served(site.systemd_unit)),
         server_name=site.server_name,
-        pid_file=quoted(site.served(os.path.join(site.run_directory, "httpd.pid"))),
+        pid_file=quoted(site.served(site.pid_file)),
         script=quoted(site.served(site.script)),
         user=user,
     )
@@ -355,7 +353,7 @@ def control_script(site):
         directory=site.buildout["buildout"]["directory"],
         httpd=site.httpd or "apache2",
         config=site.httpd_conf,
-        pid_file=os.path.join(site.run_directory, "httpd.pid"),
+        pid_file=site.pid_file,
         error_log=site.error_log,
         url=site.url,
         host=site.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
@@ -387,15 +385,22 @@ def control_script(site):
         "apachectl.in",
         python=sys.executable,
         part=site.name,
+        served_by="the site on the system Apache" if site.system else "the self-contained Apache",
+        module="system_apache" if site.system else "apachectl",
         package_path=render.python_string(package),
         server=render.python_value(server),
     )
 
 
+# The modules a site's vhost.conf uses (httpd.conf loads them; a2enmod enables them
+# on the system Apache), besides mod_wsgi and what a site's own options add.
+SITE_MODULES = ["authz_core", "authz_host", "alias", "mime", "headers", "filter", "deflate", "cache",
+                "cache_socache", "socache_shmcb", "setenvif"]
+
+
 def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
-    modules = ["wsgi", "alias", "mime", "authz_core", "authz_host", "headers", "filter", "deflate", "cache",
-               "cache_socache", "socache_shmcb", "setenvif"]
+    modules = ["wsgi"] + SITE_MODULES
     if site.ssl:
         modules += ["ssl"] + (["http2"] if site.http2 else [])
     return modules

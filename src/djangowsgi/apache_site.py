@@ -1,5 +1,6 @@
 """The options of a djangowsgi:apache part, read and checked: what the site is,
 and whether this machine can serve it. Every problem is a one-line UserError."""
+import copy
 import hashlib
 import os
 import re
@@ -63,6 +64,9 @@ LIMIT_REQUEST_BODY_MAX = 2 ** 31 - 1  # Apache's ceiling for LimitRequestBody
 
 
 class ApacheSite:
+    """The site as the options describe it, read and checked without looking at
+    the machine; ``check_machine()`` then checks it against this machine."""
+
     def __init__(self, buildout, name, options):
         self.buildout, self.name = buildout, name
         part = self.part = PartOptions(buildout, name, options)
@@ -93,13 +97,8 @@ class ApacheSite:
         self.user = part.apache_value("user", part.get("user", system.default_user()), ACCOUNT, "a user name")
         self.group = part.apache_value("group", part.get("group", system.primary_group(self.user)),
                                        ACCOUNT, "a group name")
-        try:
-            self.uid, self.gids = system.account(self.user, self.group)
-        except system.NoAccount as e:
-            raise part.error(e.kind, str(e)) from None
-        if self.uid == 0:
-            raise part.error("user", f"{self.user!r} is root: mod_wsgi refuses to run a daemon as root; "
-                                     "name an unprivileged account such as www-data")
+        if self.user == "root":
+            raise self.root_user()
 
         self.processes = part.integer("processes", DEFAULT_PROCESSES, 1, 1000)
         self.threads = part.integer("threads", DEFAULT_THREADS, 1, 1000)
@@ -108,7 +107,6 @@ class ApacheSite:
         self.display_name = part.apache_value(
             "display-name", part.get("display-name", default_display_name(self.process_group)), PLAIN,
             "a plain name")
-        self.shown_name = self.shown(self.display_name)
         # Requests with a body go to daemons of their own (see apache_config._daemon_groups).
         self.body_processes = part.integer("body-processes", 1, 0, 1000)
         body_group = f"{self.process_group}-bodies"
@@ -135,9 +133,6 @@ class ApacheSite:
                                              f"seconds like 86400, or off")
         self.log_keep = part.integer("log-keep", 10, 1, 10000)
         self.rotatelogs = part.absolute_path("rotatelogs", system.find_rotatelogs())
-        if self.log_rotation != "off" and not (self.rotatelogs and os.path.exists(self.rotatelogs)):
-            raise part.error("rotatelogs", "no rotatelogs on this machine (Debian: apache2-utils); install it, "
-                                           "or set log-rotation = off")
         try:
             render.apache_format(self.log_format)
         except ValueError:
@@ -154,17 +149,10 @@ class ApacheSite:
         self.modules = part.absolute_path("modules-directory", system.find_modules_directory())
         self.mod_wsgi = part.absolute_path("mod-wsgi", os.path.join(self.modules, "mod_wsgi.so"))
         self.check = part.boolean("check", bool(self.httpd and os.path.exists(self.httpd)))
-        if self.check:
-            self._check_machine()
 
         self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
         self.run_directory = os.path.join(directory, "var", "run", name)
         self.socket_prefix = part.absolute_path("socket-prefix", os.path.join(self.run_directory, "wsgi"))
-        # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
-        longest = len(self.served(self.socket_prefix).encode()) + len(f".4194304.u{self.uid}.999.sock")
-        if longest > 107:
-            raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
-                                              f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")
         self.vhost = os.path.join(self.directory, "vhost.conf")
         self.server_conf = os.path.join(self.directory, "wsgi-server.conf")
         self.httpd_conf = os.path.join(self.directory, "httpd.conf")
@@ -173,6 +161,33 @@ class ApacheSite:
         self.prune_logs = os.path.join(self.directory, "prune-logs")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         self.writable = self._writable()
+
+    def root_user(self):
+        return self.part.error("user", f"{self.user!r} is root: mod_wsgi refuses to run a daemon as root; "
+                                       "name an unprivileged account such as www-data")
+
+    def check_machine(self):
+        """Can this machine serve the site as read? Its accounts, rotatelogs, the
+        Python of mod_wsgi, the sites already on the system Apache, the files the
+        daemon must read. Checked when buildout reads the part, before it
+        uninstalls anything."""
+        part = self.part
+        try:
+            self.uid, self.gids = system.account(self.user, self.group)
+        except system.NoAccount as e:
+            raise part.error(e.kind, str(e)) from None
+        if self.uid == 0:
+            raise self.root_user()
+        if self.log_rotation != "off" and not (self.rotatelogs and os.path.exists(self.rotatelogs)):
+            raise part.error("rotatelogs", "no rotatelogs on this machine (Debian: apache2-utils); install it, "
+                                           "or set log-rotation = off")
+        if self.check:
+            self._check_python()
+        # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
+        longest = len(self.served(self.socket_prefix).encode()) + len(f".4194304.u{self.uid}.999.sock")
+        if longest > 107:
+            raise part.error("socket-prefix", f"{self.served(self.socket_prefix)} is too long for the daemon's "
+                                              f"socket ({longest} of at most 107 bytes): set a shorter socket-prefix")
         if self.system:
             self._check_unique_on_system()
         self.check_files(installing=False)
@@ -271,7 +286,7 @@ class ApacheSite:
             raise part.error("status-listen", f"port {port} is the site's own")
         return host, port
 
-    def _check_machine(self):
+    def _check_python(self):
         """The most common mod_wsgi failure: a python-home of another Python."""
         part = self.part
         if not os.path.exists(self.mod_wsgi):
@@ -314,6 +329,17 @@ class ApacheSite:
     def shown(self, display_name):
         """A display-name as ps shows it (before mod_wsgi cuts it)."""
         return display_name.replace("%{GROUP}", f"(wsgi:{self.process_group})")
+
+    @property
+    def pid_file(self):
+        return os.path.join(self.run_directory, "httpd.pid")
+
+    def as_built(self):
+        """This site with its paths as they are in the buildout (for the configtest
+        of a new configuration: served-from may not lead here yet)."""
+        built = copy.copy(self)
+        built.served_from = self.buildout_directory
+        return built
 
     @property
     def url(self):

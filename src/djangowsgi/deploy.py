@@ -6,7 +6,7 @@ import sysconfig
 
 import djangowsgi
 from djangowsgi import eggs, render
-from djangowsgi.files import write_if_changed
+from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.options import PartOptions
 from djangowsgi.runtime import shipping
 
@@ -20,6 +20,17 @@ BUILDOUT_DISTRIBUTIONS = ("zc.buildout", "zc.recipe.egg")
 
 class Recipe:
     def __init__(self, buildout, name, options):
+        self._read(buildout, name, options)
+        self.setup()
+
+    @classmethod
+    def checked(cls, buildout, name, options):
+        """The recipe with its options read and checked; no egg resolved, nothing written."""
+        recipe = cls.__new__(cls)
+        recipe._read(buildout, name, options)
+        return recipe
+
+    def _read(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
         part = self.part = PartOptions(buildout, name, options)
         self.hosts = [self._host(line) for line in part.lines("hosts")]
@@ -56,12 +67,16 @@ class Recipe:
         self.host_settings = [self._host_setting(line) for line in part.lines("host-settings")]
         self.ship_eggs = part.boolean("ship-eggs", True)
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
-        options["script"] = self.script
-        deploy_eggs = part.lines("eggs") or ["fabric"]
-        self.paths = eggs.python_path(buildout, name, options, deploy_eggs)
+        self.deploy_eggs = part.lines("eggs") or ["fabric"]
+
+    def setup(self):
+        """The eggs bin/<part> runs on and those it ships (zc.recipe.egg)."""
+        buildout = self.buildout
+        self.options["script"] = self.script
+        self.paths = eggs.python_path(buildout, self.name, self.options, self.deploy_eggs)
         self.eggs_directory = os.path.realpath(buildout["buildout"]["eggs-directory"])
         self.develop = self._develop()
-        self.shipped = eggs.shipped_eggs(buildout, name, deploy_eggs) if self.ship_eggs else []
+        self.shipped = eggs.shipped_eggs(buildout, self.name, self.deploy_eggs) if self.ship_eggs else []
 
     def _develop(self):
         """buildout's develop paths, relative to the checkout; those outside it

@@ -6,7 +6,7 @@ import sys
 from zc.buildout import UserError
 
 from djangowsgi import lifecycle, render
-from djangowsgi.files import write_if_changed
+from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.project import ProjectRecipe, bin_path
 
 # Runs the manage script's set-up (sys.path, environment), not its main block,
@@ -23,17 +23,20 @@ sys.exit(collectstatic.main(sys.argv[3:]))
 class Recipe(ProjectRecipe):
     script_description = "the manage script in bin/"
 
-    def __init__(self, buildout, name, options):
-        super().__init__(buildout, name, options)
-        self.script_name = self.part.script_name("control-script", name)
+    def read_options(self):
+        self.script_name = self.part.script_name("control-script", self.name)
         self.collectstatic = self.part.boolean("collectstatic", False)
-        self.script = bin_path(buildout, self.script_name)
-        self.setup()
+        self.script = bin_path(self.buildout, self.script_name)
+
+    def setup(self):
+        super().setup()
         lifecycle.claim(self.script)
 
+    def render(self):
+        return render.template("manage.py.in", script_name=self.script_name, **self.script_values())
+
     def write(self):
-        content = render.template("manage.py.in", script_name=self.script_name, **self.script_values())
-        write_if_changed(self.script, content, mode=0o755)
+        write_if_changed(self.script, self.render(), mode=0o755)
         if self.collectstatic:
             self.run_collectstatic()
         return []  # see lifecycle.py

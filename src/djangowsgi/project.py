@@ -10,26 +10,43 @@ from djangowsgi.options import PartOptions, read_project
 class ProjectRecipe:
     """Base of the recipes that write a script running the Django project.
 
-    Subclasses set ``self.script`` in ``__init__`` before calling ``setup()``
-    and implement ``write()``.
+    Subclasses read their own options and set ``self.script`` in
+    ``read_options()``, and implement ``write()``.
     """
 
     script_description = "the generated script"
 
     def __init__(self, buildout, name, options):
+        self._read(buildout, name, options)
+        self.setup()
+
+    @classmethod
+    def checked(cls, buildout, name, options):
+        """The recipe with its options read and checked; no egg resolved, nothing written."""
+        recipe = cls.__new__(cls)
+        recipe._read(buildout, name, options)
+        return recipe
+
+    def _read(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
         self.log = logging.getLogger(name)
         self.part = PartOptions(buildout, name, options)
         self.project = read_project(self.part, self.script_description)
+        self.read_options()
+        relative = buildout["buildout"].get("relative-paths", "false") == "true"
+        self.relative_to = buildout["buildout"]["directory"] if relative else None
+        self.paths = []
+
+    def read_options(self):
+        raise NotImplementedError
 
     def setup(self):
+        """The sys.path of the part's eggs (zc.recipe.egg), and the exported options."""
         self.paths = eggs.python_path(
             self.buildout, self.name, self.options, self.project.eggs, self.project.extra_paths
         )
         self.options["script"] = self.script
         self.options["python-path"] = "\n".join(self.paths)
-        relative = self.buildout["buildout"].get("relative-paths", "false") == "true"
-        self.relative_to = self.buildout["buildout"]["directory"] if relative else None
 
     def script_values(self):
         """Placeholders every script template shares."""

@@ -25,7 +25,7 @@ def python_value(value, indent=0):
     if value is None or isinstance(value, (bool, int)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(python_value(v) for v in value) + "]"
+        return "[" + ", ".join(python_value(v, indent) for v in value) + "]"
     if isinstance(value, dict):
         pad = " " * (indent + 4)
         items = "".join(f"{pad}{python_string(k)}: {python_value(v, indent + 4)},\n" for k, v in value.items())

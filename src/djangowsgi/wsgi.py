@@ -3,7 +3,7 @@ import ast
 import os
 
 from djangowsgi import lifecycle, render
-from djangowsgi.files import make_directory, write_if_changed
+from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.project import ProjectRecipe
 
 DJANGO_APPLICATION = (
@@ -15,21 +15,25 @@ DJANGO_APPLICATION = (
 class Recipe(ProjectRecipe):
     script_description = "the WSGI script"
 
-    def __init__(self, buildout, name, options):
-        super().__init__(buildout, name, options)
+    def read_options(self):
         self.application = self.part.callable_name("application")
-        self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
-        self.script = os.path.join(self.directory, name + ".wsgi")
-        options["directory"] = self.directory
-        self.setup()
+        self.directory = os.path.join(self.buildout["buildout"]["parts-directory"], self.name)
+        self.script = os.path.join(self.directory, self.name + ".wsgi")
+
+    def setup(self):
+        super().setup()
+        self.options["directory"] = self.directory
         lifecycle.claim(self.directory)
 
-    def write(self):
+    def render(self):
         if self.application:
             application = render.python_import(*self.application, target="application")
         else:
             application = DJANGO_APPLICATION
-        content = render.template("wsgi.py.in", application=application, **self.script_values())
+        return render.template("wsgi.py.in", application=application, **self.script_values())
+
+    def write(self):
+        content = self.render()
         # The directory holds the script alone, so Apache can grant it and nothing else.
         make_directory(self.directory)
         write_if_changed(self.script, content, mode=0o644)

@@ -3,15 +3,15 @@
 Every command runs Apache with an absolute ``-f``, so no Debian envvars file and
 no system configuration is involved.
 """
-import hashlib
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
 
-from djangowsgi.runtime import daemons, writable
 from djangowsgi.runtime.daemons import alive, children
+from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, prepare, reload_daemons,
+                                       remember_config, wait_for, wait_for_new_daemons)
+from djangowsgi.runtime.server import failed as server_failed
 
 USAGE = """usage: {prog} COMMAND
 
@@ -25,51 +25,17 @@ USAGE = """usage: {prog} COMMAND
   foreground  run in the foreground (for systemd, supervisord or a container)
 """
 
-WAIT = 15.0  # seconds for the server to come up or go away
+COMMANDS_AS_ROOT = ("start", "restart", "graceful", "reload", "foreground")
 
 
 def main(server, args):
-    prog = os.path.basename(sys.argv[0])
-    server = as_called(server, sys.argv[0])
-    if server.get("server") == "system":
+    if server.get("server") == "system":  # bin/<part> written by djangowsgi 0.1.0 comes here for both kinds
         from djangowsgi.runtime import system_apache
-        return system_apache.main(server, args, prog)
+        return system_apache.main(server, args)
     if len(args) != 1 or args[0] not in COMMANDS:
-        sys.stderr.write(USAGE.format(prog=prog))
+        sys.stderr.write(USAGE.format(prog=os.path.basename(sys.argv[0])))
         return 2
-    if args[0] in ("start", "restart", "graceful", "reload", "foreground") and os.geteuid() == 0:
-        writable.give(server.get("writable", []), server["user"], server["group"])
-    return COMMANDS[args[0]](server)
-
-
-def as_called(server, script):
-    """The server's paths inside the buildout, seen from where the script was
-    called, symlinks left unresolved: called as ``/srv/site/current/bin/apache``
-    it runs ``-f /srv/site/current/parts/apache/httpd.conf``, so that a graceful
-    restart after ``current`` moves to a new release re-reads the new release's
-    configuration (see the deploy recipe)."""
-    cwd = os.getcwd()
-    logical = os.environ.get("PWD", cwd)
-    try:
-        if not os.path.samefile(logical, cwd):
-            logical = cwd
-    except OSError:
-        logical = cwd
-    called_from = os.path.dirname(os.path.dirname(os.path.normpath(os.path.join(logical, script))))
-    built_in = server["directory"].rstrip("/") + "/"
-    try:
-        if not os.path.samefile(called_from, server["directory"]):
-            return server
-    except OSError:
-        return server
-
-    def seen(value):
-        if isinstance(value, list):
-            return [seen(v) for v in value]
-        if isinstance(value, str) and value.startswith(built_in):
-            return called_from + "/" + value[len(built_in):]
-        return value
-    return {key: seen(value) for key, value in server.items()}
+    return COMMANDS[args[0]](prepare(server, args[0], COMMANDS_AS_ROOT))
 
 
 def apache(server, *args, **kwargs):
@@ -86,32 +52,8 @@ def running_pid(server):
     return pid
 
 
-def answers(server):
-    try:
-        with socket.create_connection((server["host"], server["port"]), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for(condition, timeout=WAIT):
-    return daemons.wait_for(condition, timeout)
-
-
-def error_log_tail(server, lines=20):
-    try:
-        with open(server["error_log"], errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError as e:
-        return f"(no error log: {e})\n"
-
-
 def failed(server, message, output=""):
-    sys.stderr.write(f"{message}\n")
-    if output.strip():
-        sys.stderr.write(output.rstrip() + "\n")
-    sys.stderr.write(f"Last lines of {server['error_log']}:\n{error_log_tail(server)}")
-    return 1
+    return server_failed(message, output, error_log=server["error_log"])
 
 
 def start(server):
@@ -133,13 +75,8 @@ def _until_answering(server, command, refused, silent, done):
         return failed(server, refused, result.stdout + result.stderr)
     if not wait_for(lambda: running_pid(server) and answers(server)):
         return failed(server, silent)
-    if server["mode"] == "daemon":
-        # Until the daemons of before (a graceful restart) are gone and the new ones run.
-        def renewed():
-            now = set(daemon_processes(server, running_pid(server)))
-            return len(now) == server["processes"] and not now & before
-
-        wait_for(renewed, timeout=WAIT + server["graceful_timeout"])
+    if server["mode"] == "daemon":  # until the daemons of before (a graceful restart) are gone
+        wait_for_new_daemons(server, lambda: running_pid(server), before, WAIT + server["graceful_timeout"])
     remember_config(server)
     print(done.format(pid=running_pid(server)))
     return 0
@@ -188,51 +125,10 @@ def reload(server):
     wait_for(lambda: len(daemon_processes(server, pid)) == server["processes"])
     if not daemon_processes(server, pid):
         return graceful(server)
-    if config_digest(server) != remembered_config(server):
+    if config_changed(server):
         print("The Apache configuration changed since the server read it: graceful restart.")
         return graceful(server)
     return reload_daemons(server, pid)
-
-
-def reload_daemons(server, parent):
-    restarted = 0
-    for group in server["groups"]:
-        count, stuck = daemons.restart_one_at_a_time(parent, group["display_name"], group["processes"],
-                                                     WAIT + server["graceful_timeout"])
-        restarted += count
-        if stuck:
-            return failed(server, f"The mod_wsgi daemon process {stuck} did not restart.")
-    names = " and ".join(group["name"] for group in server["groups"])
-    print(f"Reloaded {restarted} mod_wsgi daemon process(es) of {names}, one at a time.")
-    return 0
-
-
-def config_digest(server):
-    """A digest of the configuration files (httpd.conf and what lies beside it)."""
-    digest = hashlib.sha256()
-    directory = server["config_directory"]
-    for name in sorted(os.listdir(directory)):
-        if name.endswith(".conf"):
-            with open(os.path.join(directory, name), "rb") as f:
-                digest.update(name.encode() + b"\0" + f.read())
-    return digest.hexdigest()
-
-
-def _digest_file(server):
-    return os.path.join(server["run_directory"], "config.sha256")
-
-
-def remember_config(server):
-    with open(_digest_file(server), "w") as f:
-        f.write(config_digest(server))
-
-
-def remembered_config(server):
-    try:
-        with open(_digest_file(server)) as f:
-            return f.read().strip()
-    except OSError:
-        return None
 
 
 def configtest(server):
@@ -292,11 +188,6 @@ def format_duration(seconds):
 
 def foreground(server):
     os.execv(server["httpd"], [server["httpd"], "-f", server["config"], "-DFOREGROUND"])
-
-
-def daemon_processes(server, parent):
-    """The daemons of every process group of the site."""
-    return [pid for group in server["groups"] for pid in daemons.daemon_processes(parent, group["display_name"])]
 
 
 COMMANDS = {

@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 
-from djangowsgi.files import write_if_changed
-from djangowsgi.runtime import apachectl, daemons, writable
+from djangowsgi.runtime import daemons
+from djangowsgi.runtime.files import write_if_changed
+from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, failed, prepare,
+                                       reload_daemons, remember_config, wait_for_new_daemons)
 
 USAGE = """usage: {prog} COMMAND
 
@@ -30,16 +32,18 @@ This site is served by the system Apache ({confdir}).
 SERVER_CONF = "djangowsgi"  # conf-available/djangowsgi.conf: the same for every site
 
 
-def main(server, args, prog):
+COMMANDS_AS_ROOT = ("install", "reload", "graceful")
+
+
+def main(server, args):
     if len(args) != 1 or args[0] not in COMMANDS:
+        prog = os.path.basename(sys.argv[0])
         sys.stderr.write(USAGE.format(prog=prog, confdir=server["confdir"], user=server["user"]))
         if len(args) == 1 and args[0] in ("start", "stop", "restart", "foreground"):
             sys.stderr.write(f"\n'{args[0]}' is the system Apache's: use systemctl {args[0]} apache2 "
                              f"(or apache2ctl).\n")
         return 2
-    if args[0] in ("install", "reload", "graceful") and os.geteuid() == 0:
-        writable.give(server.get("writable", []), server["user"], server["group"])
-    return COMMANDS[args[0]](server)
+    return COMMANDS[args[0]](prepare(server, args[0], COMMANDS_AS_ROOT))
 
 
 def _environment(server):
@@ -77,16 +81,9 @@ def _ours(path, server):
     return os.path.islink(path) and os.readlink(path) == server["vhost"]
 
 
-def _failed(message, output=""):
-    sys.stderr.write(message.rstrip() + "\n")
-    if output.strip():
-        sys.stderr.write(output.rstrip() + "\n")
-    return 1
-
-
 def _need_root(command):
     if os.geteuid() != 0:
-        return _failed(f"{command} changes the system Apache: run it as root (sudo).")
+        return failed(f"{command} changes the system Apache: run it as root (sudo).")
     return 0
 
 
@@ -95,7 +92,7 @@ def install(server):
         return 1
     link = _site_link(server)
     if os.path.lexists(link) and not _ours(link, server):
-        return _failed(f"{link} exists and is not a link to {server['vhost']}: another site uses the name "
+        return failed(f"{link} exists and is not a link to {server['vhost']}: another site uses the name "
                        f"{server['site']} (remove it, or set process-group in buildout.cfg)")
     with open(server["server_conf"], encoding="utf-8") as f:
         write_if_changed(os.path.join(server["confdir"], "conf-available", SERVER_CONF + ".conf"), f.read())
@@ -110,10 +107,10 @@ def install(server):
             tool(server, "a2dissite", "-q", server["site"])
             if created:
                 os.unlink(link)
-            return _failed(f"{' '.join(step)} failed; the site is not enabled:", result.stdout + result.stderr)
+            return failed(f"{' '.join(step)} failed; the site is not enabled:", result.stdout + result.stderr)
     if not running_pid(server):
         # Apache reads these files when it starts: the first reload after that restarts this site's daemons alone.
-        apachectl.remember_config(server)
+        remember_config(server)
         print(f"Enabled {server['site']}; the system Apache is not running: start it (systemctl start apache2).")
         return 0
     return graceful(server, done=f"Enabled {server['site']}")
@@ -124,49 +121,45 @@ def graceful(server, done="Restarted the system Apache gracefully"):
         return 1
     pid = running_pid(server)
     if not pid:
-        return _failed("The system Apache is not running: start it (systemctl start apache2).")
+        return failed("The system Apache is not running: start it (systemctl start apache2).")
     before = set(_daemons(server))
     result = tool(server, "apache2ctl", "graceful")
     if result.returncode:
-        return _failed("apache2ctl graceful failed:", result.stdout + result.stderr)
+        return failed("apache2ctl graceful failed:", result.stdout + result.stderr)
     if _enabled(server):
-        def renewed():
-            now = set(_daemons(server))
-            return len(now) == server["processes"] and not now & before
-
-        wait = apachectl.WAIT + server["graceful_timeout"]
-        if not daemons.wait_for(renewed, wait):
-            return _failed(f"The daemons of {server['site']} did not start within {wait:.0f} s: "
-                           f"see {server['error_log']}")
-        apachectl.remember_config(server)
+        wait = WAIT + server["graceful_timeout"]
+        if not wait_for_new_daemons(server, lambda: running_pid(server), before, wait):
+            return failed(f"The daemons of {server['site']} did not start within {wait:.0f} s: "
+                          f"see {server['error_log']}")
+        remember_config(server)
     print(f"{done} ({server['url']}, Host: {server['server_name']}).")
     return 0
 
 
 def _daemons(server):
     pid = running_pid(server)
-    return apachectl.daemon_processes(server, pid) if pid else []
+    return daemon_processes(server, pid) if pid else []
 
 
 def reload(server):
     pid = running_pid(server)
     if not pid:
-        return _failed("The system Apache is not running: start it (systemctl start apache2).")
+        return failed("The system Apache is not running: start it (systemctl start apache2).")
     if not _enabled(server):
         if os.geteuid() == 0:  # the first deploy of a site
             print(f"{server['site']} is not enabled on the system Apache yet: installing it.")
             return install(server)
-        return _failed(f"{server['site']} is not enabled on the system Apache: run {sys.argv[0]} install as root.")
-    if apachectl.config_digest(server) != apachectl.remembered_config(server):
+        return failed(f"{server['site']} is not enabled on the system Apache: run {sys.argv[0]} install as root.")
+    if config_changed(server):
         print(f"The configuration of {server['site']} changed since the system Apache read it: graceful "
               f"restart of the system Apache (every site's daemons restart).")
         return graceful(server)
-    daemons.wait_for(lambda: len(_daemons(server)) == server["processes"], apachectl.WAIT)
+    daemons.wait_for(lambda: len(_daemons(server)) == server["processes"], WAIT)
     if not _daemons(server):
         shown = server["groups"][0]["display_name"]
-        return _failed(f"No mod_wsgi daemon of {server['site']} ({shown}) runs under the system Apache "
+        return failed(f"No mod_wsgi daemon of {server['site']} ({shown}) runs under the system Apache "
                        f"(pid {pid}): see {server['error_log']}")
-    return apachectl.reload_daemons(server, pid)
+    return reload_daemons(server, pid)
 
 
 def status(server):
@@ -178,7 +171,7 @@ def status(server):
         print(f"The system Apache runs (pid {pid}); {server['site']} is not enabled.")
         return 3
     found = _daemons(server)
-    answering = apachectl.answers(server)
+    answering = answers(server)
     print(f"Enabled on the system Apache (pid {pid}), {len(found)} mod_wsgi daemon process(es) of "
           f"{server['site']}, at {server['url']} (Host: {server['server_name']}), "
           f"{'answering' if answering else 'NOT answering'}.")
@@ -199,13 +192,13 @@ def uninstall(server):
     if enabled:
         result = tool(server, "a2dissite", "-q", server["site"])
         if result.returncode:
-            return _failed("a2dissite failed:", result.stdout + result.stderr)
+            return failed("a2dissite failed:", result.stdout + result.stderr)
     if _ours(link, server):
         os.unlink(link)
     if enabled and running_pid(server):
         result = tool(server, "apache2ctl", "graceful")
         if result.returncode:
-            return _failed("apache2ctl graceful failed:", result.stdout + result.stderr)
+            return failed("apache2ctl graceful failed:", result.stdout + result.stderr)
     print(f"Disabled {server['site']}." if enabled else f"{server['site']} was not enabled.")
     return 0
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example"
 SYSTEM_PYTHON = "/usr/bin/python3"
 # The version of the working tree, where it is set.

@@ -2,7 +2,7 @@
 import re
 import subprocess
 
-from conftest import DJANGOWSGI_VERSION, REPO
+from layout import REPO, VERSION as DJANGOWSGI_VERSION
 
 
 def recorded_releases():

@@ -1,0 +1,252 @@
+"""Bad input of every recipe, read from the options alone: one exact line naming
+the part and the option. (tests/e2e keeps one case a recipe, through a real
+bin/buildout, to show that the line reaches the user and no file changes.)"""
+import os
+
+import pytest
+from zc.buildout import UserError
+
+from djangowsgi import deploy, manage, wsgi
+from djangowsgi.apache_site import ApacheSite
+from layout import buildout
+
+PROJECT = {"eggs": "mysite", "settings": "mysite.settings"}
+
+
+def error_of(read):
+    with pytest.raises(UserError) as raised:
+        read()
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def without(options, drop):
+    return {k: v for k, v in options.items() if k not in drop}
+
+
+PROJECT_BAD_INPUTS = [
+    (wsgi, {"settings": None}, "option settings: is required (a dotted module name such as myproject.settings)"),
+    (wsgi, {"settings": "mysite settings"},
+     "option settings: 'mysite settings' is not a dotted Python name like myproject.settings"),
+    (wsgi, {"settings": "mysite.class"},
+     "option settings: 'mysite.class' is not a dotted Python name like myproject.settings"),
+    (manage, {"environment": "NOEQUALS"}, "option environment: line 'NOEQUALS' is not KEY=VALUE"),
+    (manage, {"environment": "2X=1"}, "option environment: '2X' in line '2X=1' is not a valid variable name"),
+    (wsgi, {"application": "mysite.wsgi.application"},
+     "option application: 'mysite.wsgi.application' is not module:callable, e.g. myproject.wsgi:application"),
+    (wsgi, {"application": "mysite.wsgi:app; import os"},
+     "option application: 'app; import os' is not a dotted Python name like myproject.settings"),
+    (manage, {"eggs": None}, "option eggs: is required: the project's eggs, one a line"),
+    (manage, {"initialization": "print(1"}, "option initialization: is not valid Python: '(' was never closed (line 1)"),
+    (manage, {"control-script": "../evil"}, "option control-script: '../evil' is not a plain file name"),
+    (manage, {"collectstatic": "maybe"}, "option collectstatic: 'maybe' is not true or false"),
+    (manage, {"environment-file": "/nonexistent/secrets.env"},
+     "option environment-file: /nonexistent/secrets.env: No such file or directory"),
+]
+
+
+@pytest.mark.parametrize("recipe, change, message", PROJECT_BAD_INPUTS,
+                         ids=[f"{r.__name__.split('.')[-1]}-{m.split(':')[0][7:]}-{i}"
+                              for i, (r, _, m) in enumerate(PROJECT_BAD_INPUTS)])
+def test_project_recipes_bad_input(recipe, change, message):
+    name = "django" if recipe is manage else "wsgi"
+    options = {**PROJECT, **change}
+    options = without(options, [k for k, v in options.items() if v is None])
+    error = error_of(lambda: recipe.Recipe.checked(buildout(), name, options))
+    assert error == f"djangowsgi part [{name}], option {message.split('option ', 1)[1]}"
+
+
+def test_environment_file_open_to_every_account(tmp_path):
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("SECRET=1\n")
+    os.chmod(secrets, 0o644)
+    error = error_of(lambda: manage.Recipe.checked(buildout(), "django",
+                                                   {**PROJECT, "environment-file": str(secrets)}))
+    assert error == (f"djangowsgi part [django], option environment-file: {secrets} is open to every account on "
+                     f"this machine (mode 0644): chmod o= {secrets}")
+    secrets.write_text("SECRET=1\nnot a line\n")
+    os.chmod(secrets, 0o600)
+    error = error_of(lambda: manage.Recipe.checked(buildout(), "django",
+                                                   {**PROJECT, "environment-file": str(secrets)}))
+    assert error == f"djangowsgi part [django], option environment-file: {secrets}, line 2: not KEY=VALUE"
+
+
+def test_good_project_options_are_read():
+    recipe = wsgi.Recipe.checked(buildout(), "wsgi", {**PROJECT, "application": "mysite.wsgi:application",
+                                                      "environment": "A=1\nB = two words"})
+    assert recipe.application == ("mysite.wsgi", ["application"])
+    assert recipe.project.environment == [("A", "1"), ("B", "two words")]
+    assert recipe.script == "/srv/mysite/parts/wsgi/wsgi.wsgi"
+
+
+SITE = {"wsgi-script": "/srv/mysite/parts/wsgi/wsgi.wsgi", "server-name": "www.mysite.example",
+        "listen": "127.0.0.1:8000"}
+
+APACHE_BAD_INPUTS = [
+    ({"wsgi-script": None}, "option wsgi-script: is required"),
+    ({"server-name": None}, "option server-name: is required"),
+    ({"user": "root"}, "option user: 'root' is root: mod_wsgi refuses to run a daemon as root; name an "
+                       "unprivileged account such as www-data"),
+    ({"server-name": 'example.com"\nInclude /etc/passwd'},
+     "option server-name: 'example.com\"\\nInclude /etc/passwd' holds '\"', which would break the Apache "
+     "configuration"),
+    ({"server-name": "exa mple.com"}, "option server-name: 'exa mple.com' is not a host name"),
+    ({"server-name": "example.com/"}, "option server-name: 'example.com/' is not a host name"),
+    ({"display-name": 'x"y'}, "option display-name: 'x\"y' holds '\"', which would break the Apache configuration"),
+    ({"extra": "</VirtualHost>\n<VirtualHost *:80>"},
+     "option extra: may not open or close a VirtualHost: it goes inside the part's own"),
+    ({"listen": "127.0.0.1:70000"}, "option listen: port 70000 is outside 1-65535"),
+    ({"listen": "localhost"}, "option listen: 'localhost' is not [address:]port, e.g. 127.0.0.1:8000"),
+    ({"status-listen": "0.0.0.0:9000"}, "option status-listen: 0.0.0.0 is not a loopback address (127.0.0.1, "
+                                        "[::1]): mod_status shows every request's URL and client"),
+    ({"status-listen": "9000"}, "option status-listen: * is not a loopback address (127.0.0.1, [::1]): "
+                                "mod_status shows every request's URL and client"),
+    ({"status-listen": "127.0.0.1:8000"}, "option status-listen: port 8000 is the site's own"),
+    ({"server": "system", "status-listen": "127.0.0.1:9000"},
+     "option status-listen: is for the self-contained server; the system Apache's mod_status is configured "
+     "in its mods-enabled/status.conf"),
+    ({"python-home": "venv"}, "option python-home: 'venv' is not an absolute path"),
+    ({"aliases": "/media/ var/media"}, "option aliases: 'var/media' is not an absolute path"),
+    ({"aliases": "media /srv/media"}, "option aliases: 'media /srv/media' is not 'URL-PATH DIRECTORY', e.g. "
+                                      "/static/ /srv/site/static"),
+    ({"ssl-certificate": "/etc/ssl/site.pem"},
+     "option ssl-certificate-key: is required when ssl-certificate is given"),
+    ({"ssl-certificate-key": "/etc/ssl/site.key"},
+     "option ssl-certificate: is required when ssl-certificate-key is given"),
+    ({"hsts": "600"}, "option hsts: needs ssl-certificate and ssl-certificate-key"),
+    ({"ssl-certificate": "/etc/ssl/site.pem", "ssl-certificate-key": "/etc/ssl/site.key", "listen": "8443",
+      "redirect-http": "true", "http-listen": "8443"}, "option http-listen: port 8443 is the HTTPS port of listen"),
+    ({"processes": "0"}, "option processes: 0 is out of range (from 1 to 1000)"),
+    ({"threads": "many"}, "option threads: 'many' is not a whole number"),
+    ({"mode": "threaded"}, "option mode: 'threaded' is not one of daemon, embedded"),
+    ({"apache-version": "2.0"}, "option apache-version: '2.0' is not one of 2.4, 2.2"),
+    ({"process-group": "my site"},
+     "option process-group: 'my site' is not a plain name (letters, digits, '.', '_', '-')"),
+    ({"server": "system", "mode": "embedded"},
+     "option mode: embedded would run the site in every child of the system Apache, with one Python for all "
+     "its sites: use mode = daemon with server = system"),
+    ({"server": "apache2"}, "option server: 'apache2' is not one of self-contained, system"),
+    ({"max-body-size": "lots"}, "option max-body-size: 'lots' is not a size like 100M, 512K or 0"),
+    ({"max-body-size": "3G"}, "option max-body-size: 3221225472 bytes is over Apache's limit of 2G - 1 "
+                              "(0 means no limit)"),
+    ({"log-rotation": "weekly"}, "option log-rotation: 'weekly' is not a size like 100M, a number of seconds "
+                                 "like 86400, or off"),
+    ({"log-level": "loud"}, "option log-level: 'loud' is not one of emerg, alert, crit, error, warn, notice, "
+                            "info, debug, trace1, trace2, trace3, trace4, trace5, trace6, trace7, trace8"),
+    ({"log-keep": "0"}, "option log-keep: 0 is out of range (from 1 to 10000)"),
+    ({"body-processes": "-1"}, "option body-processes: -1 is out of range (from 0 to 1000)"),
+    ({"workers": "0"}, "option workers: 0 is out of range (from 1 to 20000)"),
+    ({"request-read-timeout": "header=ten"},
+     "option request-read-timeout: 'header=ten' is not mod_reqtimeout's stage=timeout[-maximum][,MinRate=rate] "
+     "list, e.g. header=10-20,MinRate=500 body=20,MinRate=500, or off"),
+    ({"server": "system", "apache-confdir": "etc/apache2"},
+     "option apache-confdir: 'etc/apache2' is not an absolute path"),
+    ({"umask": "0999"}, "option umask: '0999' is not an octal umask like 0022"),
+    ({"writable": "."}, "option writable: /srv/mysite holds the site's code or configuration: the daemon must "
+                        "not be able to change it (name a directory such as var/media)"),
+    ({"writable": "parts"}, "option writable: /srv/mysite/parts holds the site's code or configuration: the "
+                            "daemon must not be able to change it (name a directory such as var/media)"),
+]
+
+
+@pytest.mark.parametrize("change, message", APACHE_BAD_INPUTS,
+                         ids=[f"{m.split(':')[0][7:]}-{i}" for i, (_, m) in enumerate(APACHE_BAD_INPUTS)])
+def test_apache_bad_input(change, message):
+    options = without({**SITE, **change}, [k for k, v in change.items() if v is None])
+    error = error_of(lambda: ApacheSite(buildout(), "apache", options))
+    assert error == f"djangowsgi part [apache], {message}"
+
+
+# Checked against this machine (its accounts, its mod_wsgi, its files), still without bin/buildout.
+MACHINE_BAD_INPUTS = [
+    ({"group": "no-such-group"}, "option group: no group 'no-such-group' on this machine"),
+    ({"user": "no-such-user", "group": "www-data"}, "option user: no user 'no-such-user' on this machine"),
+    ({"aliases": "/media/ /nonexistent/media"},
+     "option aliases: directory /nonexistent/media/ (for /media/) does not exist"),
+    ({"socket-prefix": "/var/tmp/" + "x" * 90 + "/wsgi"},
+     f"option socket-prefix: /var/tmp/{'x' * 90}/wsgi is too long for the daemon's socket (125 of at most 107 "
+     f"bytes): set a shorter socket-prefix"),
+    ({"mod-wsgi": "/nonexistent/mod_wsgi.so"},
+     "option mod-wsgi: /nonexistent/mod_wsgi.so does not exist: install mod_wsgi (Debian: "
+     "libapache2-mod-wsgi-py3) or set mod-wsgi to its path"),
+    ({"python-home": "/nonexistent"}, "option python-home: /nonexistent is not a directory"),
+    ({"python-home": "/etc"}, "option python-home: /etc is neither a virtualenv nor a Python installation"),
+    ({"log-rotation": "100M", "rotatelogs": "/nonexistent/rotatelogs"},
+     "option rotatelogs: no rotatelogs on this machine (Debian: apache2-utils); install it, or set "
+     "log-rotation = off"),
+]
+
+
+@pytest.mark.parametrize("change, message", MACHINE_BAD_INPUTS,
+                         ids=[f"{m.split(':')[0][7:]}-{i}" for i, (_, m) in enumerate(MACHINE_BAD_INPUTS)])
+def test_apache_checked_against_this_machine(change, message):
+    options = {**SITE, "user": "www-data", "python-home": "/usr", **change}
+    site = ApacheSite(buildout(), "apache", options)
+    error = error_of(site.check_machine)
+    assert error == f"djangowsgi part [apache], {message}"
+
+
+def fake_python_home(directory, version, home):
+    directory.mkdir()
+    (directory / "pyvenv.cfg").write_text(f"home = {home}\nversion = {version}\n")
+    return directory
+
+
+def test_python_home_of_another_python(tmp_path):
+    from djangowsgi import system
+    embedded = system.mod_wsgi_python("/usr/lib/apache2/modules/mod_wsgi.so")
+    other = "3.9" if embedded[0] != "3.9" else "3.8"
+    home = fake_python_home(tmp_path / "old-venv", f"{other}.2", "/usr/bin")
+    site = ApacheSite(buildout(), "apache", {**SITE, "user": "www-data", "python-home": str(home)})
+    assert error_of(site.check_machine) == (
+        f"djangowsgi part [apache], option python-home: {home} runs Python {other} but "
+        f"/usr/lib/apache2/modules/mod_wsgi.so embeds Python {embedded[0]}: build the buildout with that Python")
+    home = fake_python_home(tmp_path / "pyenv-venv", f"{embedded[0]}.7", f"/opt/pyenv/versions/{embedded[0]}.7/bin")
+    site = ApacheSite(buildout(), "apache", {**SITE, "user": "www-data", "python-home": str(home)})
+    assert error_of(site.check_machine) == (
+        f"djangowsgi part [apache], option python-home: {home} is made from the Python in "
+        f"/opt/pyenv/versions/{embedded[0]}.7 but /usr/lib/apache2/modules/mod_wsgi.so embeds the one in "
+        f"{embedded[1]}: make the virtualenv with {embedded[1]}/bin/python3")
+
+
+DEPLOY = {"hosts": "deploy@web1.mysite.example", "path": "/srv/mysite"}
+
+DEPLOY_BAD_INPUTS = [
+    ({"hosts": None}, "option hosts: is required: [user@]host[:port], one a line"),
+    ({"hosts": "root@127.0.0.2:22:33"}, "option hosts: 'root@127.0.0.2:22:33' is not [user@]host[:port]"),
+    ({"hosts": "root@127.0.0.2:99999"}, "option hosts: port 99999 in 'root@127.0.0.2:99999' is outside 1-65535"),
+    ({"path": None}, "option path: is required"),
+    ({"path": "srv/site"}, "option path: 'srv/site' is not an absolute path"),
+    ({"path": "/srv/{name}"}, "option path: may hold {host} and no other placeholder"),
+    ({"parallel": "0"}, "option parallel: 0 is out of range (from 1 up)"),
+    ({"build-parallel": "many"}, "option build-parallel: 'many' is not a whole number"),
+    ({"health-url": "localhost:8000/"}, "option health-url: 'localhost:8000/' is not an http:// or https:// URL"),
+    ({"health-url": "http://{name}/"}, "option health-url: may hold {host} and no other placeholder"),
+    ({"health-timeout": "0"}, "option health-timeout: 0 is out of range (from 1 up)"),
+    ({"keep-releases": "0"}, "option keep-releases: 0 is out of range (from 1 up)"),
+    ({"buildout-config": "../other.cfg"}, "option buildout-config: '../other.cfg' is not a path inside the checkout"),
+    ({"shared-files": "/etc/passwd"}, "option shared-files: '/etc/passwd' is not a path inside the checkout"),
+    ({"shared-directories": "var/../.."}, "option shared-directories: 'var/../..' is not a path inside the checkout"),
+    ({"host-settings": "listen=1"}, "option host-settings: 'listen=1' is not section:option=value"),
+    ({"host-settings": "apache:listen={name}:80"}, "option host-settings: may hold {host} and no other placeholder"),
+    ({"ship-eggs": "maybe"}, "option ship-eggs: 'maybe' is not true or false"),
+    ({"accept-new-host-keys": "sometimes"}, "option accept-new-host-keys: 'sometimes' is not true or false"),
+    ({"identity-file": "id_ed25519"}, "option identity-file: 'id_ed25519' is not an absolute path"),
+]
+
+
+@pytest.mark.parametrize("change, message", DEPLOY_BAD_INPUTS,
+                         ids=[f"{m.split(':')[0][7:]}-{i}" for i, (_, m) in enumerate(DEPLOY_BAD_INPUTS)])
+def test_deploy_bad_input(change, message):
+    options = without({**DEPLOY, **change}, [k for k, v in change.items() if v is None])
+    error = error_of(lambda: deploy.Recipe.checked(buildout(parts="deploy"), "deploy", options))
+    assert error == f"djangowsgi part [deploy], {message}"
+
+
+def test_deploy_reads_the_apache_part_it_reloads():
+    sections = buildout(parts="apache deploy", apache={"recipe": "djangowsgi:apache",
+                                                       "server-name": "www.mysite.example"})
+    recipe = deploy.Recipe.checked(sections, "deploy", DEPLOY)
+    assert recipe.apache_part == "apache" and recipe.reload == "bin/apache reload"
+    assert recipe.health_host == "www.mysite.example"

@@ -1,0 +1,121 @@
+"""Every generated file, rendered for a few representative option sets and
+compared with its golden copy in tests/unit/golden/: read them to see what the
+recipes write, and a change to quoting or a default shows as a diff.
+
+After a change that is meant to alter a generated file: ``make golden``
+rewrites the golden files; review ``git diff tests/unit/golden`` and commit it
+with the change.
+"""
+import os
+import types
+
+import pytest
+
+from djangowsgi import apache_config, apache_site, manage, project, render, system, wsgi
+from djangowsgi.apache_site import ApacheSite
+from layout import REPO, buildout
+
+GOLDEN = REPO / "tests" / "unit" / "golden"
+REGENERATE = os.environ.get("DJANGOWSGI_REGENERATE_GOLDEN") == "1"
+PACKAGE = str(REPO / "src")
+# What the machine would otherwise decide: fixed, so that the files read the same everywhere.
+PYTHON = types.SimpleNamespace(executable="/srv/mysite/venv/bin/python3", version_info=(3, 11, 2),
+                               prefix="/srv/mysite/venv")
+
+
+@pytest.fixture(autouse=True)
+def this_machine_fixed(monkeypatch):
+    monkeypatch.setattr(system, "find_apache", lambda: "/usr/sbin/apache2")
+    monkeypatch.setattr(system, "find_rotatelogs", lambda: "/usr/bin/rotatelogs")
+    monkeypatch.setattr(system, "find_modules_directory", lambda: "/usr/lib/apache2/modules")
+    monkeypatch.setattr(system, "default_user", lambda: "www-data")
+    monkeypatch.setattr(system, "primary_group", lambda user: user)
+    monkeypatch.setattr(apache_site, "DEFAULT_PROCESSES", 2)
+    monkeypatch.setattr(apache_site, "sys", PYTHON)
+    monkeypatch.setattr(apache_config, "sys", PYTHON)
+    monkeypatch.setattr(project, "sys", PYTHON)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.delenv("APACHE_CONFDIR", raising=False)
+
+
+def compare(name, content):
+    content = content.replace(PACKAGE, "/srv/djangowsgi/src")
+    path = GOLDEN / name
+    if REGENERATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    assert path.exists(), f"{path} is missing: make golden writes it"
+    assert content == path.read_text(), f"{name} differs from its golden copy (make golden, then review the diff)"
+
+
+SITE = {"wsgi-script": "/srv/mysite/parts/wsgi/wsgi.wsgi", "server-name": "www.mysite.example",
+        "aliases": "/static/ /srv/mysite/var/static/\n/media/ /srv/mysite/var/media/"}
+APACHE_SETS = {
+    "default": {},
+    "https-hsts": {"listen": "*:443", "ssl-certificate": "/etc/ssl/mysite.pem",
+                   "ssl-certificate-key": "/etc/ssl/private/mysite.key",
+                   "ssl-certificate-chain": "/etc/ssl/chain.pem", "redirect-http": "true", "hsts": "31536000",
+                   "server-aliases": "mysite.example"},
+    "system": {"server": "system", "listen": "*:80", "user": "mysite", "writable": "var/db var/media"},
+    "embedded": {"mode": "embedded", "listen": "127.0.0.1:8080", "apache-version": "2.2"},
+    "edge-changed": {"listen": "0.0.0.0:8000", "processes": "4", "threads": "8", "body-processes": "0",
+                     "workers": "300", "listen-backlog": "511", "keep-alive-timeout": "2",
+                     "request-read-timeout": "off", "max-body-size": "10M", "compress": "false",
+                     "static-max-age": "60", "hashed-max-age": "86400", "log-rotation": "off",
+                     "log-level": "info", "status-listen": "off", "preload": "false", "display-name": "mysite",
+                     "inactivity-timeout": "300", "maximum-requests": "1000", "lang": "en_US.UTF-8",
+                     "served-from": "/srv/current", "extra": "Header set X-Site mysite"},
+}
+
+
+@pytest.mark.parametrize("name", APACHE_SETS)
+def test_apache_files(name):
+    site = ApacheSite(buildout(), "apache", {**SITE, **APACHE_SETS[name]})
+    compare(f"apache-{name}/vhost.conf", apache_config.vhost(site))
+    compare(f"apache-{name}/wsgi-server.conf", apache_config.server_conf(site))
+    compare(f"apache-{name}/bin-apache", apache_config.control_script(site))
+    compare(f"apache-{name}/prune-logs", apache_config.prune_logs(site))
+    if not site.system:
+        compare(f"apache-{name}/httpd.conf", apache_config.httpd_conf(site, site.vhost))
+        compare(f"apache-{name}/{os.path.basename(site.systemd_unit)}", apache_config.systemd_unit(site))
+
+
+PROJECT = {"eggs": "mysite", "settings": "mysite.settings",
+           "environment": "MYSITE_VAR_DIR=/srv/mysite/var\nQUOTED=it's \"quoted\" ''' $HOME %(x)s"}
+PATHS = ["/srv/mysite/src", "/srv/mysite/eggs/Django-5.2.19-py3.egg", "/srv/mysite/lib"]
+PROJECT_SETS = {
+    "default": ({}, {}),
+    "application-initialization": ({"application": "mysite.wsgi:application",
+                                    "initialization": "import logging\nlogging.basicConfig()"}, {}),
+    "environment-file": ({"environment-file": "SECRETS"}, {}),
+    "relative-paths": ({}, {"relative-paths": "true"}),
+}
+
+
+@pytest.mark.parametrize("name", PROJECT_SETS)
+def test_project_scripts(name, tmp_path):
+    options, buildout_options = PROJECT_SETS[name]
+    sections = buildout()
+    sections["buildout"].update(buildout_options)
+    secrets = tmp_path / "secrets.env"  # checked when read: it must exist, closed to others
+    secrets.write_text("DJANGO_SECRET_KEY=x\n")
+    os.chmod(secrets, 0o600)
+    options = {key: value.replace("SECRETS", str(secrets)) for key, value in options.items()}
+    for module, part in ((manage, "django"), (wsgi, "wsgi")):
+        recipe = module.Recipe.checked(sections, part, {**PROJECT, **options})
+        recipe.paths = PATHS
+        content = recipe.render().replace(str(secrets), "/etc/mysite/secrets.env")
+        compare(f"project-{name}/{os.path.basename(recipe.script)}", content)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_the_wsgi_scripts_paths_read_back(tmp_path, relative):
+    """apache_site.py checks that the daemon can read every path the WSGI script
+    names, as wsgi.script_python_path reads them back from the script."""
+    script = tmp_path / "parts" / "wsgi" / "wsgi.wsgi"
+    script.parent.mkdir(parents=True)
+    paths = [str(tmp_path / "src"), str(tmp_path / "eggs" / "Django-5.2.19.egg"), "/opt/shared/lib"]
+    code = render.python_path(paths, str(script), str(tmp_path) if relative else None)
+    script.write_text(render.template("wsgi.py.in", part="wsgi", python_version="3.11", python_path=code,
+                                      environment="", initialization="", application=""))
+    assert wsgi.script_python_path(str(script)) == paths

@@ -26,7 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tools"))
 from djangowsgi import __version__  # noqa: E402
+from pins import versions_section  # noqa: E402
 from djangowsgi.wsgi import script_python_path  # noqa: E402
 
 import cpu  # noqa: E402  (bench/, beside this file)
@@ -37,13 +39,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 # The tools measured against, pinned; built for Debian's Python, like the site.
 BENCH_REQUIREMENTS = ["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0", "gunicorn==27.0.1", "granian==2.8.9",
                       "uwsgi==2.0.31", "mod_wsgi==6.1.1"]
-PINS = """
-[versions]
-Django = 5.2.19
-asgiref = 3.13.0
-sqlparse = 0.6.1
-djangorecipe = 2.2.1
-"""
+DJANGORECIPE = "2.2.1"
 PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005,
          "nginx-gunicorn": 18006, "granian": 18007, "uwsgi": 18008, "nginx-uwsgi": 18009,
          "nginx-gunicorn-nolog": 18010, "apache-floor": 18013, "threads1": 18014}  # edge.py: 18011-18012
@@ -109,8 +105,7 @@ settings = ${{django:settings}}
 environment = ${{django:environment}}
 """ + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
         ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
-        ("threads1", "threads = 1"))) + PINS + \
-        f"djangowsgi = {__version__}\ncoleman = 1.0\n"
+        ("threads1", "threads = 1"))) + versions_section(djangowsgi=__version__)
 
 
 def world_readable_copy(source, target):
@@ -361,7 +356,7 @@ def package_wheel(venv):
     shutil.rmtree(REPO / "build", ignore_errors=True)
     # The reference recipe beside it: the builds below use no other index (a
     # new machine's download cache does not hold it yet).
-    run(venv / "bin" / "pip", "download", "-q", "--no-deps", "-d", dist, "djangorecipe==2.2.1",
+    run(venv / "bin" / "pip", "download", "-q", "--no-deps", "-d", dist, f"djangorecipe=={DJANGORECIPE}",
         stdout=subprocess.DEVNULL)
     return dist
 
@@ -386,7 +381,7 @@ eggs = coleman
 settings = coleman.settings
 """
         develop = "example"
-        pins = f"djangowsgi = {__version__}\n"
+        pins = versions_section(djangowsgi=__version__)
     else:
         parts = """
 [django]
@@ -397,7 +392,7 @@ settings = settings
 wsgi = true
 """
         develop = "example"
-        pins = ""
+        pins = versions_section(djangorecipe=DJANGORECIPE)
     (directory / "buildout.cfg").write_text(f"""
 [buildout]
 develop = {develop}
@@ -409,7 +404,7 @@ find-links = {dist}
 # index (40 s). Every distribution is in the warm download cache.
 index = file://{dist}
 allow-picked-versions = false
-""" + parts + PINS + pins + "coleman = 1.0\n")
+""" + parts + pins)
     command = [venv / "bin" / "buildout", "-N", "-c", directory / "buildout.cfg"]
     started = time.monotonic()
     run(*command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -506,9 +501,6 @@ def measure(smoke, runs):
             record(f"buildout no-op: {kind}", noop, "s", "lower")
             record(f"files rewritten by no-op: {kind}", rewritten, "files", "lower")
     return results, processes
-
-
-RATIO_BASE = {"req/s": "page: apache daemon (package defaults)", "s": None}
 
 
 def table(results):

@@ -372,7 +372,11 @@ class ApacheSite:
                 raise part.error("aliases", f"directory {path} (for {url}) does not exist")
         if os.path.exists(self.wsgi_script):
             needed.append(("wsgi-script", self.wsgi_script))
-            needed += [("wsgi-script", p) for p in script_python_path(self.wsgi_script) if os.path.exists(p)]
+            try:
+                paths = script_python_path(self.wsgi_script)
+            except ValueError as e:
+                raise part.error("wsgi-script", str(e)) from None
+            needed += [("wsgi-script", p) for p in paths if os.path.exists(p)]
         elif installing:
             raise part.error("wsgi-script", f"{self.wsgi_script} does not exist")
         for option, path in needed:

@@ -8,7 +8,6 @@ live under /var/tmp. Every test buildout shares one eggs directory and one
 download cache there, so Django is fetched once per machine.
 """
 import hashlib
-import http.client
 import os
 import pwd
 import re
@@ -16,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from helpers import http_get
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example"
@@ -35,14 +37,11 @@ TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tes
 VENV = SHARED / "venv"
 BUILDOUT = VENV / "bin" / "buildout"
 
+sys.path.insert(0, str(REPO / "tools"))
+from pins import versions_section  # noqa: E402
+
 # The pins of the repo's own buildout.cfg, so tests build what `make run` builds.
-VERSIONS = """
-[versions]
-Django = 5.2.19
-asgiref = 3.13.0
-sqlparse = 0.6.1
-coleman = 1.0
-"""
+VERSIONS = versions_section()
 
 
 PREREQUISITES = {
@@ -222,13 +221,8 @@ class SystemApache:
         return found
 
     def get(self, host, path="/"):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        try:
-            connection.request("GET", path, headers={"Host": host})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
+        status, headers, body = http_get(self.port, path, host=host)
+        return status, headers, body.decode("utf-8", "replace")
 
 
 def make_account(name):

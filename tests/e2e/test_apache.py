@@ -13,77 +13,7 @@ import time
 import pytest
 
 from conftest import LoadLoop, free_port
-from test_project_recipes import one_line_error, section, snapshot
-
-PID_APP = '''\
-import os
-
-from coleman.wsgi import application as django_application
-
-
-def application(environ, start_response):
-    """The example, telling which process answered."""
-    def start(status, headers, exc_info=None):
-        headers = list(headers) + [
-            ("X-Pid", str(os.getpid())),
-            ("X-Process-Group", environ.get("mod_wsgi.process_group", "?")),
-        ]
-        return start_response(status, headers, exc_info)
-    return django_application(environ, start)
-'''
-
-
-def site_config(port, apache=None, parts="coleman wsgi apache", environment=""):
-    project = {
-        "eggs": "coleman",
-        "settings": "coleman.settings",
-        "environment": "COLEMAN_VAR_DIR=${buildout:directory}/var\n" + environment,
-    }
-    common = {key: f"${{project:{key}}}" for key in project}
-    apache_options = {
-        "recipe": "djangowsgi:apache",
-        "wsgi-script": "${wsgi:script}",
-        "server-name": "localhost",
-        "listen": f"127.0.0.1:{port}",
-        "aliases": "/static/ ${buildout:directory}/var/static/",
-        "socket-timeout": "20",
-        "request-timeout": "20",
-    }
-    apache_options.update(apache or {})
-    return (
-        section("buildout", {"parts": parts})
-        + section("project", project)
-        + section("coleman", {"recipe": "djangowsgi:django", **common, "collectstatic": "true"})
-        + section("wsgi", {"recipe": "djangowsgi:wsgi", **common, "extra-paths": "lib",
-                           "application": "pidapp:application"})
-        + section("apache", apache_options)
-    )
-
-
-class Site:
-    def __init__(self, buildout, port, apache=None):
-        self.buildout, self.port = buildout, port
-        lib = buildout.path("lib")
-        lib.mkdir(exist_ok=True)
-        (lib / "pidapp.py").write_text(PID_APP)
-        os.chmod(lib / "pidapp.py", 0o644)
-        buildout.build(site_config(port, apache))
-        buildout.bin("coleman", "migrate", "--noinput")
-
-    def ctl(self, command, check=True):
-        return self.buildout.bin("apache", command, check=check)
-
-    def get(self, path="/", timeout=20):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-            connection.putheader("Host", "localhost")
-            connection.endheaders()
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
-
+from helpers import Site, http_get, one_line_error, site_config, snapshot
 
 def apache_processes(config):
     """Live processes started with this httpd.conf (zombies left aside)."""
@@ -283,16 +213,8 @@ def test_body_over_max_body_size_gets_413_from_apache(site):
 
 
 def fetch(site, path, **headers):
-    connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=20)
-    try:
-        connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-        for name, value in {"Host": "localhost", **headers}.items():
-            connection.putheader(name.replace("_", "-"), value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
+    status, got, body = http_get(site.port, path, **headers)
+    return status, {k.lower(): v for k, v in got.items()}, body
 
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"

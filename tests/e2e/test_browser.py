@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from conftest import free_port
-from test_apache import Site
+from helpers import Site
 
 HOME_HEADING = (0x2A, 0x6F, 0x4E)  # coleman/style.css: h1 { color: #2a6f4e }
 ADMIN_HEADER = (0x41, 0x76, 0x90)  # admin/css/base.css: --header-bg: var(--secondary), #417690

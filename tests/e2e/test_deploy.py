@@ -12,24 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILDOUT, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, VERSIONS, LoadLoop, \
+from conftest import BUILDOUT, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, versions_section, \
     copy_world_readable, free_port, world_readable_directory
-from test_project_recipes import one_line_error
+from helpers import one_line_error
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
-FABRIC_VERSIONS = """\
-fabric = 3.2.3
-invoke = 2.2.1
-paramiko = 5.1.0
-bcrypt = 5.0.0
-cffi = 2.1.1
-cryptography = 50.0.2
-decorator = 5.3.1
-Deprecated = 1.3.1
-pycparser = 3.12
-PyNaCl = 1.6.2
-wrapt = 2.5.2
-"""
 SSHD_CONFIG = """\
 ListenAddress {address}:{port}
 HostKey {directory}/host_key
@@ -163,7 +150,7 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
         aliases = /static/ ${{buildout:directory}}/var/static/
 
         [deploy]
-        """) + lines + "\n" + VERSIONS.replace("sqlparse = 0.6.1", f"sqlparse = {sqlparse}") + FABRIC_VERSIONS
+        """) + lines + "\n" + versions_section(sqlparse=sqlparse)
 
 
 PRODUCTION_CFG = """\

@@ -12,8 +12,7 @@ import urllib.parse
 import pytest
 
 from conftest import LoadLoop, free_port
-from test_apache import PID_APP, Site, site_config
-from test_project_recipes import one_line_error, snapshot
+from helpers import PID_APP, Site, one_line_error, site_config, snapshot
 
 SECRET = "s3cret-value-7f2a9c"
 SECRET_APP = PID_APP + '''

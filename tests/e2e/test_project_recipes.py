@@ -7,14 +7,7 @@ import sysconfig
 import pytest
 
 from conftest import REPO, call_wsgi
-
-def section(name, options):
-    lines = [f"[{name}]"]
-    for key, value in options.items():
-        if value is not None:
-            lines.append(f"{key} = " + "\n    ".join(value.splitlines()))
-    return "\n".join(lines) + "\n\n"
-
+from helpers import one_line_error, section, snapshot
 
 def example_parts(coleman=None, wsgi=None, parts="coleman wsgi", environment=""):
     """The example's parts; ``coleman`` and ``wsgi`` override or add options (None drops one)."""
@@ -31,18 +24,6 @@ def example_parts(coleman=None, wsgi=None, parts="coleman wsgi", environment="")
         + section("coleman", {"recipe": "djangowsgi:django", **common, "collectstatic": "true", **(coleman or {})})
         + section("wsgi", {"recipe": "djangowsgi:wsgi", **common, **(wsgi or {})})
     )
-
-
-def snapshot(*paths):
-    return {str(p): (p.stat().st_mtime_ns, p.read_text()) for p in paths}
-
-
-def one_line_error(result):
-    assert result.returncode != 0
-    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return errors[0]
 
 
 @pytest.fixture
@@ -155,17 +136,23 @@ def test_environment_initialization_and_extra_paths(example):
     result = example.bin("coleman", "shell", "-c", "import os; print(os.environ['HOOK'])")
     assert result.stdout.strip().splitlines()[-1] == expected
     example.bin("coleman", "migrate", "--noinput")
-    status, _, _ = call_wsgi(
+    status, body, _ = call_wsgi(
         example.path("parts", "wsgi", "wsgi.wsgi"),
         extra_code="import atexit, os; atexit.register(lambda: print('HOOK=' + os.environ['HOOK']))",
     )
     assert status == "200 OK"
+    assert body.rstrip("\n").splitlines()[-1] == "HOOK=" + expected  # printed as the WSGI half's Python ends
 
 
 def test_collectstatic(example):
-    example.build(example_parts(coleman={"collectstatic": "true"}))
+    # The example part collects at each build: the fixture's build did.
     assert example.path("var", "static", "coleman", "style.css").exists()
     assert example.path("var", "static", "admin", "css", "base.css").exists()
+    added = example.example / "coleman" / "static" / "coleman" / "added.css"
+    added.write_text("p { color: teal; }\n")
+    os.chmod(added, 0o644)
+    example.run()  # options unchanged: the part's update collects the new file
+    assert example.path("var", "static", "coleman", "added.css").read_text() == "p { color: teal; }\n"
 
 
 def test_relative_paths_let_the_buildout_move(example):

@@ -10,8 +10,7 @@ import time
 import pytest
 
 from conftest import TEST_ROOT, LoadLoop, SystemApache, free_port, make_account, world_readable_directory
-from test_apache import PID_APP, site_config
-from test_project_recipes import one_line_error
+from helpers import PID_APP, one_line_error, site_config
 
 ACCOUNTS = {"alpha.example": "djwsgi-alpha", "beta.example": "djwsgi-beta"}
 

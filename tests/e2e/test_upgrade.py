@@ -6,7 +6,6 @@ develop egg, as the README asks), the example built with it and served by its
 self-contained Apache, then, under load, the checkout replaced by the working
 tree (what ``git checkout`` does), the pin changed, and the doc's commands run.
 """
-import http.client
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import pytest
 
 from conftest import BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, TEST_ROOT, LoadLoop, \
     copy_world_readable, free_port, world_readable_directory
+from helpers import http_get
 
 
 def releases():
@@ -76,17 +76,11 @@ aliases =
 
 def fetch(port, path):
     """200 for a whole 200 response; the status, or 'truncated', otherwise."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-        length = response.getheader("Content-Length")
-        if length is not None and int(length) != len(body):
-            return (path, "truncated")
-        return response.status if response.status == 200 else (path, response.status)
-    finally:
-        connection.close()
+    status, headers, body = http_get(port, path, host=f"127.0.0.1:{port}")
+    length = headers.get("Content-Length")
+    if length is not None and int(length) != len(body):
+        return (path, "truncated")
+    return status if status == 200 else (path, status)
 
 
 def run(command, cwd):

@@ -422,7 +422,7 @@ allow-picked-versions = false
 # -- the run ----------------------------------------------------------------------
 
 def measure(smoke, runs):
-    seconds = 2 if smoke else 10
+    seconds = 1 if smoke else 10
     results = {}
 
     def record(name, value, unit, better="higher"):

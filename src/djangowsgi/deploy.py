@@ -1,4 +1,5 @@
 """Recipe ``djangowsgi:deploy``: bin/<part>, rolling deploys of the buildout with Fabric."""
+import dataclasses
 import os
 import re
 import sys
@@ -9,6 +10,7 @@ from djangowsgi import eggs, render
 from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.options import PartOptions
 from djangowsgi.runtime import shipping
+from djangowsgi.runtime.deploy_config import DeployConfig
 
 HOST = re.compile(r"(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])"
                   r"(?::(?P<port>\d+))?\Z")
@@ -119,7 +121,7 @@ class Recipe:
         return None
 
     def install(self):
-        config = dict(
+        config = DeployConfig(
             part=self.name,
             checkout=self.buildout["buildout"]["directory"],
             hosts=self.hosts,
@@ -163,7 +165,7 @@ class Recipe:
             python=sys.executable,
             part=self.name,
             python_path=render.python_path(self.paths + [package], self.script),
-            config=render.python_value(config),
+            config=render.python_value(dataclasses.asdict(config)),
         )
         write_if_changed(self.script, content, mode=0o755)
         return [self.script]

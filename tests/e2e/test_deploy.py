@@ -346,7 +346,14 @@ def test_dry_run_changes_nothing(project, test_hosts):
 
     before = contents()
     result = project.deploy("deploy", "--dry-run")
-    assert "would run bin/buildout -N -c production.cfg" in result.stdout
+    # The same steps as a deploy, each with the command it would run, for every host.
+    for address in ADDRESSES:
+        host = f"[root@{address}:{test_hosts.ssh_port}]"
+        buildout = [line for line in result.stdout.splitlines() if line.startswith(f"{host} would run bin/buildout: ")]
+        assert len(buildout) == 1 and " -N -c production.cfg " in buildout[0], result.stdout
+        assert f"{host} would switch current: " in result.stdout
+        assert f"{host} would check {test_hosts.url(address)}" in result.stdout
+    assert result.stdout.rstrip().endswith("Dry run: nothing was done on any host.")
     assert contents() == before
 
 

@@ -27,26 +27,26 @@ import zipfile
 
 def venv_key(config):
     """The shared virtualenv's name: the Python and the versions installed in it."""
-    digest = hashlib.sha256("\n".join([config["python"]] + config["buildout_requirements"]).encode())
-    return f"py{config['python_version']}-{digest.hexdigest()[:10]}"
+    digest = hashlib.sha256("\n".join([config.python] + config.buildout_requirements).encode())
+    return f"py{config.python_version}-{digest.hexdigest()[:10]}"
 
 
 def local_wheels(config):
     """The wheel files for buildout_requirements, fetched once (pip's cache and index)."""
-    directory = os.path.join(config["work_directory"], "wheels")
+    directory = os.path.join(config.work_directory, "wheels")
     marker = os.path.join(directory, ".for-" + hashlib.sha256(
-        "\n".join(config["buildout_requirements"]).encode()).hexdigest()[:10])
+        "\n".join(config.buildout_requirements).encode()).hexdigest()[:10])
     if not os.path.exists(marker):
         os.makedirs(directory, exist_ok=True)
-        print(f"Fetching wheels of {', '.join(config['buildout_requirements'])} into {directory} (once).")
+        print(f"Fetching wheels of {', '.join(config.buildout_requirements)} into {directory} (once).")
         fetched = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                                  "--only-binary=:all:", "--dest", directory, *config["buildout_requirements"]],
+                                  "--only-binary=:all:", "--dest", directory, *config.buildout_requirements],
                                  capture_output=True, text=True)
         if fetched.returncode:
-            raise RuntimeError(f"pip download {' '.join(config['buildout_requirements'])} failed: "
+            raise RuntimeError(f"pip download {' '.join(config.buildout_requirements)} failed: "
                                + " | ".join(fetched.stderr.strip().splitlines()[-3:]))
         open(marker, "w").close()
-    wanted = {_wheel_key(r.replace("==", "-")) for r in config["buildout_requirements"]}
+    wanted = {_wheel_key(r.replace("==", "-")) for r in config.buildout_requirements}
     return sorted(os.path.join(directory, name) for name in os.listdir(directory)
                   if name.endswith(".whl") and _wheel_key("-".join(name.split("-")[:2])) in wanted)
 
@@ -58,13 +58,13 @@ def _wheel_key(name_version):
 
 def egg_archive(config, egg):
     """``egg``'s directory from the local eggs directory, packed (once) as a tar.gz."""
-    directory = os.path.join(config["work_directory"], "eggs")
+    directory = os.path.join(config.work_directory, "eggs")
     archive = os.path.join(directory, egg + ".tar.gz")
     if not os.path.exists(archive):
         os.makedirs(directory, exist_ok=True)
         handle, partial = tempfile.mkstemp(dir=directory, suffix=".partial")
         with os.fdopen(handle, "wb") as f, tarfile.open(fileobj=f, mode="w:gz", compresslevel=1) as tar:
-            tar.add(os.path.join(config["eggs_directory"], egg), arcname=egg)
+            tar.add(os.path.join(config.eggs_directory, egg), arcname=egg)
         os.replace(partial, archive)
     return archive
 
@@ -73,7 +73,7 @@ def outside_develop(config):
     """{local path: (name on the hosts, archive)} for the develop paths outside the
     checkout: each one's tracked files at HEAD (git archive), named by its git tree."""
     found = {}
-    for path in config["develop"]:
+    for path in config.develop:
         if not os.path.isabs(path):
             continue
         try:
@@ -83,7 +83,7 @@ def outside_develop(config):
             raise SystemExit(f"develop path {path} is outside the checkout and not a git checkout with a "
                              f"commit: the deploy cannot ship it (commit it, or move it into the checkout)")
         name = f"{os.path.basename(path.rstrip('/'))}-{tree[:12]}"
-        archive = os.path.join(config["work_directory"], "develop", name + ".tar.gz")
+        archive = os.path.join(config.work_directory, "develop", name + ".tar.gz")
         if not os.path.exists(archive):
             os.makedirs(os.path.dirname(archive), exist_ok=True)
             partial = archive + f".partial-{os.getpid()}"
@@ -97,9 +97,9 @@ def outside_develop(config):
 def prepare(config):
     """Everything a deploy may ship, made ready here once: the eggs packed, the
     wheels fetched (egg by egg, in threads: zlib and pip work outside the GIL)."""
-    if not config["ship_eggs"]:
+    if not config.ship_eggs:
         return
-    jobs = [lambda egg=egg: egg_archive(config, egg) for egg in config["shipped_eggs"]]
+    jobs = [lambda egg=egg: egg_archive(config, egg) for egg in config.shipped_eggs]
     jobs.append(lambda: local_wheels(config))
     with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
         for future in [pool.submit(job) for job in jobs]:

@@ -1,0 +1,53 @@
+"""What the deploy recipe tells bin/<deploy part>: one typed object, written into
+the generated script as a dict and rebuilt from it (``DeployConfig(**CONFIG)``),
+and the facts a deploy learns as it runs, kept apart."""
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    part: str
+    checkout: str  # the buildout's directory: a git checkout, shipped at HEAD
+    hosts: list
+    path: str  # on each host; {host} is the host's name
+    python: str  # on the hosts, makes the virtualenv that runs bin/buildout
+    buildout_config: str
+    apache_part: str  # "" or None: no apache part to reload
+    buildout_requirements: list  # zc.buildout and zc.recipe.egg, pinned (name==version)
+    ship_eggs: bool
+    eggs_directory: str  # here
+    eggs_subdirectory: str  # zc.buildout's eggs-directory-version (v5)
+    shipped_eggs: list  # egg directory names
+    python_version: str  # here, which the shipped eggs need on the hosts
+    platform: str
+    host_settings: list
+    develop: list  # buildout's develop paths: relative inside the checkout, absolute outside
+    work_directory: str  # parts/<deploy part>
+    parallel: int
+    build_parallel: int
+    health_url: str
+    health_timeout: int
+    health_host: str
+    keep_releases: int
+    before_switch: list
+    after_switch: list
+    reload: str
+    identity_file: str
+    known_hosts: str
+    accept_new_host_keys: bool
+    shared_directories: list
+    shared_files: list
+
+    @classmethod
+    def from_script(cls, values):
+        """The config of a generated script (values it does not know are left aside)."""
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one ``deploy`` learns as it runs."""
+    outside_develop: dict  # develop path outside the checkout: (shipped name, archive)
+    force: bool  # --force: build even where the content is the same
+    content: str  # this release's content key

@@ -1,0 +1,153 @@
+"""A deploy across the hosts: the checkout packed, every host looked at, the
+release built on every host that needs it, then switched ``parallel`` at a time."""
+import concurrent.futures
+import dataclasses
+import datetime
+import hashlib
+import os
+import subprocess
+import tempfile
+
+from djangowsgi.runtime import shipping
+from djangowsgi.runtime.deploy_config import Facts
+from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, in_threads, say
+from djangowsgi.runtime.releases import Layout, build, go_live, remove_release, shipment
+
+
+def package(config):
+    """The tracked files of the checkout at HEAD (git archive), and its revision."""
+    checkout = config.checkout
+    try:
+        revision = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        raise SystemExit(f"{checkout} is not a git checkout with a commit: deploy ships the tracked files at HEAD")
+    dirty = subprocess.run(["git", "-C", checkout, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        print("Note: uncommitted changes are not deployed; deploying HEAD", revision)
+    archive = tempfile.NamedTemporaryFile(prefix="djangowsgi-", suffix=".tar.gz", delete=False)
+    archive.close()
+    subprocess.run(["git", "-C", checkout, "archive", "--format=tar.gz", "-o", archive.name, "HEAD"], check=True)
+    return archive.name, revision
+
+
+def deploy(config, specs, dry_run=False, force=False):
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+    archive, revision = package(config)
+    release = f"{stamp}-{revision}"
+    host_kind = Host
+    if dry_run:
+        print(f"Dry run: the steps of deploying {release} to hosts that have nothing yet, one host at a time "
+              f"(a deploy builds on {config.build_parallel} and switches {config.parallel} at a time). "
+              f"Nothing is done on any host.")
+        config = dataclasses.replace(config, build_parallel=1, parallel=1)
+        host_kind = DryRunHost
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as background:
+            packed = background.submit(shipping.prepare, config)  # done by bin/buildout, unless cleaned
+            outside_develop = shipping.outside_develop(config)
+            facts = Facts(outside_develop=outside_develop, force=force, content=content_key(config, outside_develop))
+            hosts = {spec: host_kind(spec, config) for spec in specs}
+            try:
+                code = rollout(config, facts, specs, hosts, release, archive, packed)
+                if dry_run:
+                    print("Dry run: nothing was done on any host.")
+                return code
+            finally:
+                for host in hosts.values():
+                    host.close()
+    finally:
+        os.unlink(archive)
+
+
+def content_key(config, outside_develop):
+    """What a release is made of: the checkout's tree at HEAD, the develop eggs'
+    trees and everything the recipe passes to the hosts' buildout. A host whose
+    current release has the same key needs no new one."""
+    tree = subprocess.run(["git", "-C", config.checkout, "rev-parse", "HEAD^{tree}"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    inputs = [tree, config.buildout_config, config.apache_part or "", *config.buildout_requirements,
+              *config.shipped_eggs, *config.host_settings, *config.develop,
+              *(name for name, _ in outside_develop.values()), *config.before_switch]
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
+
+
+def rollout(config, facts, specs, hosts, release, archive, packed):
+    """Every host looked at first (all reachable, or nothing changes); the release
+    built on every host that needs it, ``build-parallel`` at a time (a failure
+    anywhere, and none is switched); then switched ``parallel`` at a time,
+    stopping at the first group with a failure."""
+    looked = dict(zip(specs, in_threads(lambda spec: look(config, hosts[spec]), specs, len(specs))))
+    unreachable = {spec: e for spec, e in looked.items() if isinstance(e, StepFailed)}
+    outcome = {}
+    for spec, layout in looked.items():
+        if spec in unreachable:
+            outcome[spec] = f"FAILED: {unreachable[spec].message}; release unknown"
+        else:
+            outcome[spec] = f"not reached, still on {layout.current or 'no release'}"
+    if unreachable:
+        print(f"Not deploying release {release}: {len(unreachable)} host(s) could not be looked at.")
+        return summary(specs, outcome, "Nothing was changed on any host.")
+    building = []
+    for spec in specs:
+        layout = looked[spec]
+        if layout.current and layout.content == facts.content and not facts.force:
+            say(spec, f"on {layout.current}, which has this release's content: nothing to do "
+                      f"(--force builds it anew)")
+            outcome[spec] = f"on {layout.current} (unchanged)"
+        else:
+            building.append(spec)
+    if not building:
+        return summary(specs, outcome)
+    try:
+        packed.result()
+    except (OSError, RuntimeError) as e:
+        print(f"Not deploying release {release}: could not prepare the eggs and wheels to ship: {e}")
+        return summary(specs, outcome, "Nothing was changed on any host.")
+    shipments = {spec: shipment(config, facts, looked[spec]) for spec in building}
+    print(f"Building release {release} on {len(building)} host(s), {config.build_parallel} at a time.")
+    failures = dict(zip(building, in_threads(
+        lambda spec: build(config, facts, hosts[spec], looked[spec], release, archive, shipments[spec]),
+        building, min(len(building), config.build_parallel))))
+    if any(failures.values()):
+        for spec in building:
+            previous = looked[spec].current or "no release"
+            outcome[spec] = (f"FAILED to {failures[spec].step}, still on {previous}" if failures[spec]
+                             else f"not switched, still on {previous}")
+        remove_release(config, [hosts[spec] for spec in building if not failures[spec]], release)
+        return summary(specs, outcome, "Nothing was switched: the release did not build on every host.")
+    print(f"Switching {len(building)} host(s) to {release}, {config.parallel} at a time.")
+    for start in range(0, len(building), config.parallel):
+        group = building[start:start + config.parallel]
+        results = in_threads(lambda spec: go_live(config, facts, hosts[spec], looked[spec].current, release),
+                              group, len(group))
+        outcome.update((spec, state) for spec, (_, state) in zip(group, results))
+        if not all(ok for ok, _ in results):
+            rest = building[start + len(group):]
+            for spec in rest:
+                outcome[spec] = f"not switched, still on {looked[spec].current or 'no release'}"
+            remove_release(config, [hosts[spec] for spec in rest], release)
+            return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.")
+    return summary(specs, outcome)
+
+
+def look(config, host):
+    try:
+        host.connect()
+        return Layout(config, host)
+    except StepFailed as e:
+        say(host.spec, f"FAILED: {e}")
+        return e
+
+
+def summary(specs, outcome, failure=None):
+    print("\nSummary:")
+    for spec in specs:
+        print(f"  {spec}: {outcome[spec]}")
+    if failure:
+        print(failure)
+        return 1
+    return 0
+
+

@@ -130,11 +130,7 @@ class Host:
 
     def healthy(self):
         """Does health-url answer 200 (or is there none)?"""
-        if not health(self.config, self):
-            return False
-        if self.config.health_url:
-            say(self.spec, "healthy")
-        return True
+        return health(self.config, self)
 
     def close(self):
         self.connection.close()

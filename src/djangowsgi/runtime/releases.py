@@ -224,6 +224,8 @@ def go_live(config, facts, host, previous, release):
         if not host.healthy():
             raise StepFailed("pass the health check", f"{config.health_url.replace('{host}', host.name)} "
                                                       f"did not answer 200 within {config.health_timeout} s")
+        if config.health_url:
+            host.say("healthy")
         names = host.run("mark the release", f"echo {q(facts.content)} > {q(rel + '/' + CONTENT)} && "
                                              f"touch {q(rel + '/' + DEPLOYED)} && ls -1 {q(host.base + '/releases')}")
         prune(config, host, release_names(names), release, previous)

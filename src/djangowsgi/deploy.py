@@ -8,7 +8,7 @@ import sysconfig
 import djangowsgi
 from djangowsgi import eggs, render
 from djangowsgi.runtime.files import write_if_changed
-from djangowsgi.options import PartOptions
+from djangowsgi.options import PartOptions, ReadFirst
 from djangowsgi.runtime import shipping
 from djangowsgi.runtime.deploy_config import DeployConfig
 
@@ -20,18 +20,7 @@ HOST_SETTING = re.compile(r"[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+=.*\Z")
 BUILDOUT_DISTRIBUTIONS = ("zc.buildout", "zc.recipe.egg")
 
 
-class Recipe:
-    def __init__(self, buildout, name, options):
-        self._read(buildout, name, options)
-        self.setup()
-
-    @classmethod
-    def checked(cls, buildout, name, options):
-        """The recipe with its options read and checked; no egg resolved, nothing written."""
-        recipe = cls.__new__(cls)
-        recipe._read(buildout, name, options)
-        return recipe
-
+class Recipe(ReadFirst):
     def _read(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options
         part = self.part = PartOptions(buildout, name, options)

@@ -22,6 +22,22 @@ TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "KEY")
 
 
+class ReadFirst:
+    """A recipe that reads and checks all its options (``_read``) before it
+    resolves eggs or looks further (``setup``): ``checked()`` gives the recipe
+    with its options read and nothing else done, for the unit tests."""
+
+    def __init__(self, buildout, name, options):
+        self._read(buildout, name, options)
+        self.setup()
+
+    @classmethod
+    def checked(cls, buildout, name, options):
+        recipe = cls.__new__(cls)
+        recipe._read(buildout, name, options)
+        return recipe
+
+
 class PartOptions:
     """One part's options, read with checks."""
 

@@ -4,10 +4,10 @@ import os
 import sys
 
 from djangowsgi import eggs, render
-from djangowsgi.options import PartOptions, read_project
+from djangowsgi.options import PartOptions, ReadFirst, read_project
 
 
-class ProjectRecipe:
+class ProjectRecipe(ReadFirst):
     """Base of the recipes that write a script running the Django project.
 
     Subclasses read their own options and set ``self.script`` in
@@ -15,17 +15,6 @@ class ProjectRecipe:
     """
 
     script_description = "the generated script"
-
-    def __init__(self, buildout, name, options):
-        self._read(buildout, name, options)
-        self.setup()
-
-    @classmethod
-    def checked(cls, buildout, name, options):
-        """The recipe with its options read and checked; no egg resolved, nothing written."""
-        recipe = cls.__new__(cls)
-        recipe._read(buildout, name, options)
-        return recipe
 
     def _read(self, buildout, name, options):
         self.buildout, self.name, self.options = buildout, name, options

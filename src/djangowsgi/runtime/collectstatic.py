@@ -16,6 +16,8 @@ swapped. A file once served is never written again. When nothing collectstatic
 reads changed (the source files' names, sizes and mtimes, and the static
 settings), nothing is done at all.
 """
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -158,16 +160,42 @@ def carry_over(versions, previous, target, present):
 
 def switch(static_root, link_target):
     """Point ``static_root`` at ``link_target`` with one rename. A real directory
-    there (collected before this package managed it) is moved aside first."""
+    there (collected before this package managed it, or by a release before
+    0.1.0) is exchanged with the new link in one step where the system can
+    (renameat2), then moved aside: the server never finds STATIC_ROOT missing."""
     parent = os.path.dirname(static_root)
-    if os.path.isdir(static_root) and not os.path.islink(static_root):
-        os.rename(static_root, os.path.join(parent, os.path.basename(static_root) + VERSIONS_SUFFIX,
-                                            time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-before"))
     temporary = os.path.join(parent, f".{os.path.basename(static_root)}.{os.getpid()}.tmp")
     if os.path.lexists(temporary):
         os.unlink(temporary)
     os.symlink(link_target, temporary)
+    if os.path.isdir(static_root) and not os.path.islink(static_root):
+        aside = os.path.join(parent, os.path.basename(static_root) + VERSIONS_SUFFIX,
+                             time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-before")
+        if exchange(temporary, static_root):  # static_root is the link now, temporary the directory
+            os.rename(temporary, aside)
+            return
+        os.rename(static_root, aside)  # no renameat2 here: a moment without STATIC_ROOT
     os.replace(temporary, static_root)
+
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+AT_FDCWD = -100
+
+
+def exchange(a, b):
+    """Swap paths ``a`` and ``b`` in one step (Linux's renameat2 with
+    RENAME_EXCHANGE); False where the C library or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), b)
 
 
 def prune(versions, keep):

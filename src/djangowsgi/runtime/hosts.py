@@ -45,16 +45,19 @@ class Host:
     dry_run = False
 
     def __init__(self, spec, config):
-        import fabric
-
         match = HOST.match(spec)
         self.spec, self.config = spec, config
         self.name = match.group("host").strip("[]")
         self.base = config.path.replace("{host}", self.name)
-        connect_kwargs = {"look_for_keys": config.identity_file is None}
-        if config.identity_file:
-            connect_kwargs["key_filename"] = config.identity_file
-        self.connection = fabric.Connection(
+        self.connection = self._connection(match)
+
+    def _connection(self, match):
+        import fabric
+
+        connect_kwargs = {"look_for_keys": self.config.identity_file is None}
+        if self.config.identity_file:
+            connect_kwargs["key_filename"] = self.config.identity_file
+        return fabric.Connection(
             self.name, user=match.group("user"), port=int(match.group("port") or 22),
             connect_kwargs=connect_kwargs, connect_timeout=15,
         )
@@ -144,11 +147,8 @@ class DryRunHost(Host):
 
     dry_run = True
 
-    def __init__(self, spec, config):
-        match = HOST.match(spec)
-        self.spec, self.config = spec, config
-        self.name = match.group("host").strip("[]")
-        self.base = config.path.replace("{host}", self.name)
+    def _connection(self, match):
+        return None
 
     def connect(self):
         pass

@@ -215,8 +215,8 @@ def test_sites_installed_on_a_stopped_apache_reload_alone_after_it_starts(new_bu
     finally:
         pid_file = server.root / "run" / "apache2.pid"
         if pid_file.exists():
+            pid = int(pid_file.read_text())  # before the stop, which removes the file
             subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
-            pid = int(pid_file.read_text())
             deadline = time.monotonic() + 20
             while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -232,9 +232,11 @@ def project(test_hosts):
 
 
 @pytest.fixture(scope="module")
-def first_deploy(project):
-    """The first deploy to the three new hosts; its output, for the test that reads it."""
-    return project.deploy("deploy")
+def first_deploy(project, test_hosts):
+    """The first deploy to the three new hosts: its output and each host's page
+    right after it, for the test that reads them."""
+    result = project.deploy("deploy")
+    return result, {a: page(test_hosts, a) for a in ADDRESSES}
 
 
 @pytest.fixture
@@ -252,10 +254,10 @@ def releases_on(test_hosts, address):
 
 
 def test_deploy_to_three_hosts(project, test_hosts, first_deploy):
-    result = first_deploy
+    result, pages = first_deploy
     for address in ADDRESSES:
         assert f"[root@{address}:{test_hosts.ssh_port}] switched current to" in result.stdout
-        status, body = page(test_hosts, address)
+        status, body = pages[address]
         assert status == 200 and "Welcome to Coleman" in body
     # Nothing came from an index: the eggs were shipped, and buildout got none.
     assert "Got " not in result.stdout

@@ -26,6 +26,7 @@ setup(
     install_requires=["zc.buildout>=6", "zc.recipe.egg>=6"],
     extras_require={"test": ["pytest"]},
     entry_points={
+        "console_scripts": ["djangowsgi = djangowsgi.__main__:main"],
         "zc.buildout": [
             "django = djangowsgi.manage:Recipe",
             "wsgi = djangowsgi.wsgi:Recipe",

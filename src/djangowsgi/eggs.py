@@ -16,19 +16,22 @@ def python_path(buildout, name, options, eggs, extra_paths=()):
     sorted (the working set comes back in another order on the run that downloads),
     then ``extra_paths`` as given. The Python running buildout (its site-packages)
     is left out: the runtime must not see it, and a Python without buildout has
-    its own.
+    its own. So an egg found only there is an error (``FromSitePackages``): the
+    site would lack it.
     """
     options["eggs"] = "\n".join(eggs)
     _, working_set = zc.recipe.egg.Eggs(buildout, name, options).working_set()
     develop_eggs = os.path.realpath(buildout["buildout"]["develop-eggs-directory"])
     eggs_directory = os.path.realpath(buildout["buildout"]["eggs-directory"]) + os.sep
-    found = set()
-    for dist in required(working_set, eggs):
+    found, missing = set(), []
+    for dist in required(working_set, eggs, missing):
         location = os.path.realpath(dist.location)
         if location == develop_eggs:
             found.update(editable_roots(develop_eggs, dist.project_name))
         else:
             found.add(location)
+    if missing:
+        raise FromSitePackages(missing)
     found = sorted(found, key=lambda p: (p.startswith(eggs_directory), p.lower()))
     shared = {os.path.realpath(p) for p in _interpreter_paths()}
     result = []
@@ -38,11 +41,25 @@ def python_path(buildout, name, options, eggs, extra_paths=()):
     return result
 
 
-def required(working_set, requirements):
+class FromSitePackages(ValueError):
+    """Eggs that buildout took from the site-packages of the Python running it."""
+
+    def __init__(self, names):
+        self.names = names
+        where = sysconfig.get_paths()["purelib"]
+        super().__init__(
+            f"{', '.join(sorted(names))} found in {where}, the Python running buildout, where the site "
+            f"would not find {'it' if len(names) == 1 else 'them'}: run bin/buildout from a virtualenv "
+            f"that holds only zc.buildout and zc.recipe.egg (djangowsgi bootstrap makes one)")
+
+
+def required(working_set, requirements, missing=None):
     """The distributions ``requirements`` need, out of ``working_set``.
 
     A working set holds more: when one develop egg is added from develop-eggs/,
-    every distribution there comes along, this recipe's own among them.
+    every distribution there comes along, this recipe's own among them. It also
+    holds less: zc.buildout 6 leaves out what the Python running it already has
+    installed. The names of those go to ``missing``.
     """
     by_name = {_normalize(d.project_name): d for d in working_set}
     todo = []
@@ -55,7 +72,11 @@ def required(working_set, requirements):
     while todo:
         name, extras = todo.pop()
         dist = by_name.get(_normalize(name))
-        if dist is None or (dist.key, extras) in seen:
+        if dist is None:
+            if missing is not None and name not in missing:
+                missing.append(name)
+            continue
+        if (dist.key, extras) in seen:
             continue
         seen.add((dist.key, extras))
         if dist not in needed:

@@ -31,9 +31,12 @@ class ProjectRecipe(ReadFirst):
 
     def setup(self):
         """The sys.path of the part's eggs (zc.recipe.egg), and the exported options."""
-        self.paths = eggs.python_path(
-            self.buildout, self.name, self.options, self.project.eggs, self.project.extra_paths
-        )
+        try:
+            self.paths = eggs.python_path(
+                self.buildout, self.name, self.options, self.project.eggs, self.project.extra_paths
+            )
+        except eggs.FromSitePackages as error:
+            raise self.part.error("eggs", str(error)) from None
         self.options["script"] = self.script
         self.options["python-path"] = "\n".join(self.paths)
 

@@ -119,3 +119,17 @@ def apache_access_local(version):
 def indent(text, spaces):
     pad = " " * spaces
     return "\n".join(pad + line if line.strip() else line for line in text.splitlines())
+
+
+def ini_value(value):
+    """A value on one line of a buildout configuration: ``$`` doubled (buildout's
+    escape for a literal one), and never a newline, which would start an option."""
+    value = str(value)
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{value!r} spans lines")
+    return value.replace("$", "$$")
+
+
+def ini_lines(lines):
+    """A multi-line option's value: each line on its own indented line."""
+    return "".join(f"\n    {line}" for line in lines)

@@ -2,15 +2,18 @@
 # (make check: its unit layer alone, under a minute). Each sets up what it needs
 # on a fresh Debian/Ubuntu machine, in any order.
 
-# The virtualenv comes from Debian's Python: the one Debian's mod_wsgi embeds.
+# The virtualenvs come from Debian's Python: the one Debian's mod_wsgi embeds.
+# make run gets bin/buildout as users do (djangowsgi bootstrap: .buildout-venv);
+# .venv runs the tests and the benchmarks.
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check golden bench system-packages clean
+.PHONY: run test check golden bench clean packages-run packages-test packages-bench
 
-run: system-packages $(STAMP)
-	$(VENV)/bin/buildout -N
+run: packages-run
+	PYTHONPATH=src $(PYTHON) -m djangowsgi bootstrap
+	bin/buildout -N
 	bin/django migrate --noinput
 	bin/django check
 	bin/apache graceful
@@ -20,25 +23,26 @@ run: system-packages $(STAMP)
 	@echo "  bin/django                 manage.py of the example project"
 	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script; parts/apache/vhost.conf for a system Apache"
 
-test: system-packages $(STAMP)
+test: packages-test $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit tests/e2e
 
 # The unit layer: options, rendering and golden files; no Apache, no bin/buildout, no network.
-check: system-packages $(STAMP)
+check: packages-run $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit
 
 # Rewrites tests/unit/golden/ from the recipes as they are: review the diff before committing it.
 golden: $(STAMP)
-	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py
+	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py tests/unit/test_init.py
 
 # The full benchmarks (run.py alone takes about twenty minutes on 2 CPUs); make test runs their smoke modes.
-bench: system-packages $(STAMP)
+bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py
 	$(VENV)/bin/python bench/deploy.py
 
-system-packages:
-	@tools/install-system-packages
+# The Debian packages of each target (tools/install-system-packages lists them).
+packages-run packages-test packages-bench:
+	@tools/install-system-packages $(@:packages-%=%)
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,4 +50,4 @@ $(STAMP): requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) bin parts develop-eggs eggs var .installed.cfg .mr.developer.cfg
+	rm -rf $(VENV) .buildout-venv bin parts develop-eggs eggs var .installed.cfg .mr.developer.cfg

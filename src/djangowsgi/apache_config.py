@@ -276,7 +276,7 @@ def httpd_conf(site, vhost_path):
 
 
 def _status_vhost(site):
-    """The loopback listener that bin/<part> status asks (README, "The self-contained server")."""
+    """The loopback listener that bin/<part> status asks (docs/serving.rst, "The self-contained server")."""
     if not site.status_listen:
         return "# No mod_status listener (status-listen = off)."
     address = _listen(*site.status_listen)

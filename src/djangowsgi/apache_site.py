@@ -23,7 +23,7 @@ DAEMON_TIMEOUTS = (
 )
 # Off unless set (0 is mod_wsgi's "never").
 DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
-# From bench/run.py on 2 CPUs (README, "Benchmarks"): the page is CPU-bound,
+# From bench/run.py on 2 CPUs (docs/benchmarks.rst): the page is CPU-bound,
 # and threads beyond a few only fight over the GIL (15 threads: 0.6x gunicorn;
 # 1 thread: 0.9x). A process a CPU; 3 threads leave room for requests waiting
 # on a database or a remote service (a page waiting 5 ms: 393/s with 3 threads,
@@ -46,7 +46,7 @@ DISPLAY_LIMIT = len("/usr/sbin/apache2")
 # The socket prefix for the system Apache: the same for every site (its run directory).
 SYSTEM_SOCKET_PREFIX = "${APACHE_RUN_DIR}/wsgi"
 
-# Slow clients (README, "Slow clients and floods"): a client has 10 s to start
+# Slow clients (docs/serving.rst, "Slow clients and floods"): a client has 10 s to start
 # its headers and 20 s for all of them, and must keep sending 500 bytes/s to get
 # more; the same for a body. Measured: 500 connections trickling headers made
 # the server unreachable without it, and 1500 could not with it.

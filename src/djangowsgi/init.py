@@ -119,25 +119,38 @@ def _normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def installed_pins():
-    """(name, version) of every distribution this Python has, and the names of
-    those that nothing else installed requires (the project's own requirements)."""
+def _installed():
+    """{normalized name: distribution} of what this Python has installed."""
     dists = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name and _normalize(name) not in dists:
             dists[_normalize(name)] = dist
+    return dists
+
+
+def _requires(dist):
+    return {_normalize(_requirement_name(line)) for line in dist.requires or () if "extra ==" not in line}
+
+
+def tool_names(dists):
+    """djangowsgi, pip, setuptools, wheel and all they require: never the project's eggs."""
     tools, todo = set(), [_normalize(t) for t in TOOLS]
     while todo:
         name = todo.pop()
-        if name in tools or name not in dists:
-            continue
-        tools.add(name)
-        todo.extend(_normalize(_requirement_name(line)) for line in dists[name].requires or ()
-                    if "extra ==" not in line)
+        if name not in tools and name in dists:
+            tools.add(name)
+            todo.extend(_requires(dists[name]))
+    return tools | {_normalize(t) for t in TOOLS}
+
+
+def installed_pins():
+    """(name, version) of every distribution this Python has but the tools, and the
+    names of those that nothing else there requires (the project's own requirements)."""
+    dists = _installed()
+    tools = tool_names(dists)
     own = {n: d for n, d in dists.items() if n not in tools}
-    required = {_normalize(_requirement_name(line)) for d in own.values() for line in d.requires or ()
-                if "extra ==" not in line}
+    required = set().union(*(_requires(d) for d in own.values()))
     pins = sorted(((d.metadata["Name"], d.version) for d in own.values()), key=lambda p: p[0].lower())
     top = sorted((d.metadata["Name"] for n, d in own.items() if n not in required), key=str.lower)
     return pins, top
@@ -162,7 +175,7 @@ def requirements_file_pins(path):
         if not match:
             raise InitError(f"{path}, line {number}: {line!r} is not name==version (pip freeze writes those)")
         pins.append((match.group(1), match.group(2)))
-    tools = {_normalize(t) for t in TOOLS + ("zc.buildout", "zc.recipe.egg")}
+    tools = tool_names(_installed()) | {_normalize(t) for t in ("zc.buildout", "zc.recipe.egg")}
     return [p for p in pins if _normalize(p[0]) not in tools]
 
 
@@ -236,7 +249,7 @@ def _served_path(url):
     return url if url.startswith("/") and url.strip("/") and not url.startswith("//") else ""
 
 
-def files(project, checkout):
+def files(project, checkout, secret_key=None):
     """{relative path: (content, mode)} of what init writes."""
     var = "${buildout:directory}/var"
     static_root = render.ini_value(project.static_root) if project.static_root else f"{var}/static"
@@ -246,7 +259,7 @@ def files(project, checkout):
         aliases.append(f"{project.static_url} {static_root}/")
     if project.media_url:
         aliases.append(f"{project.media_url} {media_root}/")
-    writable = (["var/db"] if project.sqlite else []) + ([] if project.media_root else ["var/media"])
+    writable = (["var/db"] if project.sqlite else []) + [render.ini_value(project.media_root) or "var/media"]
     develop = os.path.relpath(checkout, project.directory)
     if develop.startswith(os.path.join(os.pardir, os.pardir)):
         develop = str(checkout)
@@ -260,12 +273,12 @@ def files(project, checkout):
         application=render.ini_value(project.application),
         collectstatic="true" if project.staticfiles else "false",
         aliases=render.ini_lines(aliases),
-        writable=render.ini_value(" ".join(writable)),
+        writable=" ".join(writable),
     )
     written = {
         "buildout.cfg": (render.template("init-buildout.cfg.in", **values), 0o644),
         "system.cfg": (render.template("init-system.cfg.in", **values), 0o644),
-        "secrets.env": (render.template("init-secrets.env.in", secret_key=secrets.token_urlsafe(50)), 0o600),
+        "secrets.env": (render.template("init-secrets.env.in", secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
         project.site_settings.replace(".", "/") + ".py": (render.template(
             "init-settings.py.in", settings=project.settings,
             static_root="" if project.static_root else 'STATIC_ROOT = os.path.join(VAR_DIR, "static")\n',

@@ -2,6 +2,8 @@
 buildout's errors, snapshots of files, and GET requests to a loopback server."""
 import http.client
 import os
+import re
+import textwrap
 
 
 def section(name, options):
@@ -100,3 +102,14 @@ class Site:
     def get(self, path="/", timeout=20):
         status, headers, body = http_get(self.port, path, timeout=timeout)
         return status, headers, body.decode("utf-8", "replace")
+
+
+def doc_block(document, after, directive=".. code-block:: ini\n"):
+    """The first block of ``document`` (a path) after the words ``after``: the
+    indented lines after ``directive`` (an ini block), or after ``::`` with
+    ``directive="::\n"`` (a console block), dedented."""
+    text = document.read_text()
+    assert after in text, f"{document.name} no longer says {after!r}"
+    block = text.split(after, 1)[1].split(directive, 1)[1]
+    lines = re.match(r"\n((?:    .*\n|\n)+)", block).group(1)
+    return textwrap.dedent(lines)

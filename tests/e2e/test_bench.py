@@ -1,5 +1,5 @@
 """The benchmark's smoke mode: every target runs for a second or two, so that
-bench/run.py cannot rot. Numbers are not judged here; see README, Benchmarks."""
+bench/run.py cannot rot. Numbers are not judged here; see docs/benchmarks.rst."""
 import json
 import subprocess
 import sys

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import BUILDOUT, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, versions_section, \
     copy_world_readable, free_port, world_readable_directory
-from helpers import one_line_error
+from helpers import doc_block, one_line_error
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 SSHD_CONFIG = """\
@@ -560,10 +560,11 @@ def test_unreachable_host_stops_the_deploy_before_any_change(deployed, test_host
     assert "could not connect" in status.stdout and "release unknown" in status.stdout
 
 
-def test_readme_complete_example_deploys_and_passes_its_health_check(test_hosts, tmp_path):
-    """The README's buildout.cfg and production.cfg, with the host names, the path
-    and the ssh key (in a HOME of the test's) substituted: two hosts, no index there."""
-    from test_readme import MYSITE, readme_block
+def test_reference_complete_example_deploys_and_passes_its_health_check(test_hosts, tmp_path):
+    """The buildout.cfg of docs/reference.rst and the production.cfg of
+    docs/deploying.rst, with the host names, the path and the ssh key (in a HOME
+    of the test's) substituted: two hosts, no index there."""
+    from test_docs import MYSITE, REFERENCE
 
     directory = world_readable_directory(TEST_ROOT, "readme-deploy-")
     project = directory / "mysite"
@@ -572,11 +573,12 @@ def test_readme_complete_example_deploys_and_passes_its_health_check(test_hosts,
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(textwrap.dedent(text))
     hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES[:2]]
-    config = readme_block("A complete ``buildout.cfg``")
+    config = doc_block(REFERENCE, "A complete ``buildout.cfg``")
     config = config.replace("deploy@web1.mysite.example", hosts[0]).replace("deploy@web2.mysite.example", hosts[1])
     config = config.replace("path = /srv/mysite", f"path = {test_hosts.root}/readme/{{host}}")
     (project / "buildout.cfg").write_text(config)
-    (project / "production.cfg").write_text(readme_block("A ``production.cfg`` for the hosts"))
+    (project / "production.cfg").write_text(doc_block(REPO / "docs" / "deploying.rst",
+                                                      "A ``production.cfg`` for the hosts"))
     (project / "local.cfg").write_text(f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
                                        f"download-cache = {SHARED / 'downloads'}\n")
     (project / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n"

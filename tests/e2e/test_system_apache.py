@@ -116,15 +116,22 @@ def test_reload_of_one_site_leaves_the_other_alone(apache, sites):
 
 
 def test_removing_a_site_leaves_the_other_answering(apache, sites):
-    alpha = sites.pop("alpha.example")
+    """uninstall, then the buildout's directory gone (moved away, and put back
+    and installed again afterwards, for the other tests of this module)."""
+    alpha = sites["alpha.example"]
     result = alpha.bin("apache", "uninstall")
     assert "Disabled alpha.example" in result.stdout
-    shutil.rmtree(alpha.directory)
-    assert sorted(os.listdir(apache.confdir / "sites-enabled")) == ["beta.example.conf"]
-    for _ in range(20):
-        status, headers, _ = apache.get("beta.example")
-        assert status == 200 and headers["X-Process-Group"] == "beta.example"
-    assert sites["beta.example"].bin("apache", "status").returncode == 0
+    gone = alpha.directory.with_name(alpha.directory.name + "-gone")
+    alpha.directory.rename(gone)
+    try:
+        assert sorted(os.listdir(apache.confdir / "sites-enabled")) == ["beta.example.conf"]
+        for _ in range(20):
+            status, headers, _ = apache.get("beta.example")
+            assert status == 200 and headers["X-Process-Group"] == "beta.example"
+        assert sites["beta.example"].bin("apache", "status").returncode == 0
+    finally:
+        gone.rename(alpha.directory)
+        alpha.bin("apache", "install")
 
 
 # -- names longer than ps shows, on the self-contained server ------------------------

@@ -2,7 +2,7 @@
 to the working tree, as docs/upgrading.rst says.
 
 For each release: a checkout of it beside the project (``../djangowsgi``, a
-develop egg, as the README asks), the example built with it and served by its
+develop egg, as docs/reference.rst asks), the example built with it and served by its
 self-contained Apache, then, under load, the checkout replaced by the working
 tree (what ``git checkout`` does), the pin changed, and the doc's commands run.
 """
@@ -141,7 +141,7 @@ def test_upgrade_from_a_release_under_load_fails_no_request(version, commit, sha
         with LoadLoop(requests, limit=100000, seconds=120, settle=1.0) as reload:
             said = run(commands[-1], site)
         # A changed configuration makes reload a graceful restart, which may fail requests
-        # with a 503 and nothing else (README, "Reloading without dropping requests").
+        # with a 503 and nothing else (docs/serving.rst, "Reloading without dropping requests").
         assert all(isinstance(f, tuple) and f[1] == 503 for f in reload.failures), reload.failures
         assert len(reload.failures) < len(reload.results) // 2, reload.failures
         assert "Restarted gracefully" in said or "Reloaded" in said

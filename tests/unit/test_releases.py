@@ -35,6 +35,8 @@ def test_the_working_tree_version_is_unreleased_or_recorded():
         assert DJANGOWSGI_VERSION.rsplit(".dev", 1)[0] not in recorded
 
 
-def test_the_readme_pins_the_working_tree_version():
-    # test_readme.py builds this pin against the working tree.
-    assert f"    djangowsgi = {DJANGOWSGI_VERSION}\n" in (REPO / "README.rst").read_text()
+def test_the_docs_pin_the_working_tree_version():
+    # tests/e2e/test_docs.py builds these pins against the working tree.
+    for document in ("reference.rst", "djangorecipe.rst"):
+        text = (REPO / "docs" / document).read_text()
+        assert re.findall(r"^    djangowsgi = (.+)$", text, re.M) == [DJANGOWSGI_VERSION], document

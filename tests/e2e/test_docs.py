@@ -1,12 +1,15 @@
-"""The complete buildout.cfg of README.rst, built for a project that is not the example."""
+"""The complete buildout.cfg of docs/reference.rst and the system.cfg of
+docs/serving.rst, built for a project that is not the example."""
 import os
 import re
 import subprocess
 import textwrap
+import urllib.request
 
 import pytest
 
 from conftest import BUILDOUT, REPO, SHARED, call_wsgi, make_account
+from helpers import doc_block
 
 MYSITE = {
     "setup.py": """
@@ -34,12 +37,8 @@ MYSITE = {
 }
 
 
-def readme_block(after):
-    """The first ini block of README.rst after the words ``after``."""
-    readme = (REPO / "README.rst").read_text()
-    block = readme.split(after, 1)[1].split(".. code-block:: ini\n", 1)[1]
-    lines = re.match(r"\n((?:    .*\n|\n)+)", block).group(1)
-    return textwrap.dedent(lines)
+REFERENCE = REPO / "docs" / "reference.rst"
+SERVING = REPO / "docs" / "serving.rst"
 
 
 def build(project, config, env=None):
@@ -50,7 +49,7 @@ def build(project, config, env=None):
 
 @pytest.fixture(scope="module")
 def project(new_buildout):
-    """The layout the README asks for: the project, and a checkout of djangowsgi beside it."""
+    """The layout reference.rst asks for: the project, and a checkout of djangowsgi beside it."""
     directory = new_buildout("readme")
     project = directory.path("mysite")
     project.mkdir()
@@ -59,7 +58,7 @@ def project(new_buildout):
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
-    (project / "buildout.cfg").write_text(readme_block("A complete ``buildout.cfg``"))
+    (project / "buildout.cfg").write_text(doc_block(REFERENCE, "A complete ``buildout.cfg``"))
     # Only the shared test caches differ from what a user has.
     (project / "local.cfg").write_text(textwrap.dedent(f"""\
         [buildout]
@@ -85,17 +84,16 @@ def test_readme_buildout_cfg_builds_and_serves_another_project(project):
     assert not any(p.startswith(str(project.parent / "djangowsgi")) for p in path)
     assert path[0] == str(project)
     # The unit that "The self-contained server" links, under the name it gives.
-    readme = (REPO / "README.rst").read_text()
-    unit = re.search(r"systemctl link \$PWD/(\S+)", readme).group(1)
+    unit = re.search(r"systemctl link \$PWD/(\S+)", SERVING.read_text()).group(1)
     assert (project / unit).exists()
 
 
 def test_readme_system_cfg_serves_the_site_from_the_system_apache(project, system_apache):
-    """"Several sites on one Apache", steps 1-5, on a private copy of /etc/apache2."""
+    """serving.rst, "Several sites on one Apache", steps 1-5, on a private copy of /etc/apache2."""
     make_account("mysite")
     env = {**os.environ, **system_apache.env}
     try:
-        (project / "system.cfg").write_text(readme_block("a ``system.cfg`` beside it"))
+        (project / "system.cfg").write_text(doc_block(SERVING, "a ``system.cfg`` beside it"))
         # The caches, and the port of the test's Apache instead of 80.
         (project / "local-system.cfg").write_text(textwrap.dedent(f"""\
             [buildout]
@@ -111,7 +109,7 @@ def test_readme_system_cfg_serves_the_site_from_the_system_apache(project, syste
         status, headers, body = system_apache.get("www.mysite.example")
         assert status == 200 and body == "Hello from mysite"
         assert system_apache.get("www.mysite.example", "/static/mysite.css")[0] == 200
-        # The daemon's name in ps, as the README gives it.
+        # The daemon's name in ps, as serving.rst gives it.
         names = subprocess.run(["ps", "-o", "args=", "--ppid", str(system_apache.pid)],
                                capture_output=True, text=True).stdout
         assert "(wsgi:www.m~4483)" in names
@@ -127,3 +125,72 @@ def test_readme_system_cfg_serves_the_site_from_the_system_apache(project, syste
         subprocess.run([bin_apache, "uninstall"], env=env, check=True, capture_output=True)
     finally:
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
+        build(project, "local.cfg")  # the self-contained server again, for the other tests of the module
+
+
+SHOP = {
+    "setup.py": """
+        from setuptools import setup
+        setup(name="shop", version="1.0", packages=["shop", "catalog"], install_requires=["Django"])
+        """,
+    "shop/__init__.py": "",
+    "shop/production.py": """
+        import os
+        SECRET_KEY = "djangorecipe-guide"
+        DEBUG = False
+        ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+        ROOT_URLCONF = "shop.urls"
+        INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "catalog"]
+        DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                                 "NAME": os.path.join(os.environ["SHOP_VAR_DIR"], "shop.sqlite3")}}
+        """,
+    "shop/urls.py": """
+        from django.urls import path
+        from catalog.views import home
+        urlpatterns = [path("", home)]
+        """,
+    "catalog/__init__.py": "",
+    "catalog/views.py": """
+        from django.http import HttpResponse
+        def home(request):
+            return HttpResponse("The shop's catalog")
+        """,
+    "catalog/tests.py": """
+        from django.test import SimpleTestCase
+        class HomeTest(SimpleTestCase):
+            def test_home(self):
+                self.assertContains(self.client.get("/"), "catalog")
+        """,
+}
+
+
+def test_djangorecipe_buildout_converted_by_the_guide_builds_tests_and_serves(new_buildout):
+    """docs/djangorecipe.rst's converted buildout, for the project it describes,
+    and its commands as written: the app's tests pass and Apache serves the site."""
+    guide = REPO / "docs" / "djangorecipe.rst"
+    directory = new_buildout("djangorecipe")
+    project = directory.path("shop")
+    os.symlink(REPO, directory.path("djangowsgi"))
+    for name, text in SHOP.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(textwrap.dedent(text))
+    (project / "var").mkdir()
+    djangorecipe = doc_block(guide, "and this djangorecipe buildout:")
+    assert "recipe = djangorecipe" in djangorecipe and "wsgi = true" in djangorecipe
+    (project / "buildout.cfg").write_text(doc_block(guide, "becomes, with djangowsgi cloned beside"))
+    # bin/buildout as djangowsgi bootstrap makes it, from the tests' virtualenv (the same pins).
+    subprocess.run([str(BUILDOUT), "-q", "bootstrap"], cwd=project, check=True, capture_output=True)
+    commands = [line for line in doc_block(guide, "Then, in the project's directory", "::\n").splitlines()
+                if line.strip()]
+    assert commands == ["bin/buildout -N", "bin/django test catalog", "bin/django migrate --noinput",
+                        "bin/apache start"]
+    try:
+        for command in commands:
+            result = subprocess.run(command.split(), cwd=project, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+            if command == "bin/django test catalog":
+                assert "Ran 1 test" in result.stderr and "OK" in result.stderr
+        with urllib.request.urlopen("http://127.0.0.1:8000/", timeout=20) as response:
+            assert response.read().decode() == "The shop's catalog"
+    finally:
+        subprocess.run([str(project / "bin" / "apache"), "stop"], capture_output=True)

@@ -121,7 +121,7 @@ def test_settings_package_with_its_own_static_root(developer):
     (package / "production.py").write_text(
         "from .base import *  # noqa\n"
         "DEBUG = False\nALLOWED_HOSTS = ['localhost']\n"
-        "STATIC_ROOT = BASE_DIR / 'collected'\n")
+        "STATIC_ROOT = BASE_DIR.parent / 'collected'\n")  # BASE_DIR is shop/ now
     manage = project / "manage.py"
     manage.write_text(manage.read_text().replace("'shop.settings'", "'shop.settings.production'"))
     developer.shell("pip freeze --exclude djangowsgi > requirements.txt", project)
@@ -223,11 +223,11 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
     env = dict(server.env)
     env.pop("PIP_NO_BUILD_ISOLATION", None)
 
-    def run_block(after):
+    def run_block(after, cwd="/"):
         script = doc_block(TUTORIAL, after, "::\n")
         script = script.replace("https://git.example.com/mysite.git", str(bare))
         script = script.replace("https://git.example.com/djangowsgi.git", str(REPO))
-        result = subprocess.run(["bash", "-e", "-c", script], cwd="/", env=env, capture_output=True, text=True,
+        result = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
                                 timeout=900)
         assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
         return result
@@ -241,7 +241,7 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
     try:
         run_block("checkouts in ``/srv``, which")  # apt-get (nothing to do here), useradd, the clones
         run_block("which the site's account may read and no other")
-        run_block("restart)::")
+        run_block("and the site enabled")
         headers = curl("https://www.mysite.example/admin/login/")
         assert headers.startswith("HTTP/2 200") or headers.startswith("HTTP/1.1 200"), headers
         assert "strict-transport-security: max-age=31536000" in headers.lower()
@@ -258,7 +258,7 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
         for command in ("git add -A", "git -c user.name=t -c user.email=t@example.com commit -q -m two",
                         f"git push -q {bare} HEAD"):
             developer.shell(command, project)
-        reloaded = run_block("As root, in ``/srv/mysite``")
+        reloaded = run_block("As root, in ``/srv/mysite``", cwd="/srv/mysite")
         assert "Reloaded" in reloaded.stdout, reloaded.stdout
         assert os.path.exists("/srv/mysite/polls/templates/polls/version.html")
         assert " 200" in curl("https://www.mysite.example/admin/login/").splitlines()[0]

@@ -1,6 +1,6 @@
 """djangowsgi init and bootstrap without a machine: the files init writes for a
 few projects (golden copies in tests/unit/golden/init-*/), the pins it reads from
-a requirements file, and bootstrap's pins. tests/e2e/test_init.py runs them."""
+a requirements file, and bootstrap's pins. tests/e2e/test_first_hour.py runs them."""
 from pathlib import Path
 
 import pytest

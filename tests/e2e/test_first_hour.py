@@ -276,3 +276,27 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
             shutil.rmtree(path, ignore_errors=True)
         shutil.rmtree(server.root, ignore_errors=True)
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
+
+
+def test_readme_development_make_run_serves_the_example():
+    """The README's ``make run``, in a fresh clone of this repository: bin/buildout
+    by djangowsgi bootstrap, the example built and served on 127.0.0.1:8000."""
+    commands = doc_block(REPO / "README.rst", "In a checkout of this repository", "::\n").splitlines()
+    assert commands[0].startswith("make run ")
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", 8000)) != 0, "something already listens on 127.0.0.1:8000"
+    clone = world_readable_directory(TEST_ROOT, "make-run-") / "djangowsgi"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    env = dict(os.environ)
+    env.pop("PIP_NO_BUILD_ISOLATION", None)
+    try:
+        result = subprocess.run(["make", "run"], cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert (clone / ".buildout-venv").is_dir() and (clone / "bin" / "buildout").exists()
+        status, body = get("http://127.0.0.1:8000/")
+        assert status == 200 and "Welcome to Coleman" in body
+        assert get("http://127.0.0.1:8000/static/coleman/style.css")[0] == 200
+    finally:
+        subprocess.run([str(clone / "bin" / "apache"), "stop"], capture_output=True)
+        if not os.environ.get("DJANGOWSGI_KEEP"):
+            shutil.rmtree(clone.parent, ignore_errors=True)

@@ -3,9 +3,11 @@ with Fabric. The command line and the commands other than ``deploy``; the
 deploy itself is in rollout.py, a release on one host in releases.py, the SSH
 side in hosts.py."""
 import argparse
+import signal
 
 from djangowsgi.runtime.deploy_config import DeployConfig
 from djangowsgi.runtime.hosts import Host, StepFailed, in_threads, say
+from djangowsgi.runtime.releases import remove_unfinished
 from djangowsgi.runtime.rollout import deploy
 
 
@@ -30,12 +32,25 @@ def main(config, argv):
             parser.error(f"not in the part's hosts: {', '.join(unknown)}")
         hosts = [h for h in hosts if h in args.hosts]
     if args.command == "deploy":
-        return deploy(config, hosts, args.dry_run, args.force)
+        # A terminal closed or a kill: the same as Ctrl-C, a summary and every host left as a lost
+        # connection would leave it.
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGHUP, _interrupt)
+        code = deploy(config, hosts, args.dry_run, args.force)
+        return 128 + _signalled[0] if code == 130 and _signalled else code
     if args.command == "rollback":
         return rollback(config, hosts)
     if args.command == "status":
         return status(config, hosts)
     return releases(config, hosts)
+
+
+_signalled = []
+
+
+def _interrupt(number, frame):
+    _signalled.append(number)
+    raise KeyboardInterrupt
 
 
 def for_each_host(config, specs, action):
@@ -77,6 +92,7 @@ def rollback(config, specs):
 def status(config, specs):
     def action(host):
         current = host.current()
+        remove_unfinished(host, current)
         healthy = host.healthy() if current else False
         state = "healthy" if healthy else "NOT healthy"
         built_with = f" (djangowsgi {host.built_with()})" if current else ""

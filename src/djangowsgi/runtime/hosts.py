@@ -29,9 +29,49 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class StepFailed(Exception):
     """``step`` (what was being done: "run bin/buildout") failed with ``message``."""
 
+    lost = False
+
     def __init__(self, step, message):
         super().__init__(message if step == "connect" else f"could not {step}: {message}")
         self.step, self.message = step, str(self)
+
+    def outcome(self, previous):
+        """The summary's line for a host left on ``previous`` by this failure."""
+        return f"FAILED to {self.step}, still on {previous or 'no release'}"
+
+
+class ConnectionLost(StepFailed):
+    """The connection dropped while ``step`` ran: the step's own outcome is unknown."""
+
+    lost = True
+
+    def __init__(self, step):
+        Exception.__init__(self, f"lost the connection while {gerund(step)}")
+        self.step, self.message = step, str(self)
+
+    def outcome(self, previous):
+        return f"lost the connection while {gerund(self.step)}, still on {previous or 'no release'}"
+
+
+def gerund(step):
+    """"run bin/buildout" -> "running bin/buildout"."""
+    verb, _, rest = step.partition(" ")
+    doubled = {"run": "running", "ship": "shipping", "put": "putting"}
+    verb = doubled.get(verb) or (verb[:-1] + "ing" if verb.endswith("e") and not verb.endswith("ee") else verb + "ing")
+    return f"{verb} {rest}".strip()
+
+
+# Every open connection, so that an interrupted deploy can close them all and
+# the threads waiting on them return.
+_open_hosts = set()
+_open_lock = threading.Lock()
+
+
+def close_every_connection():
+    with _open_lock:
+        hosts = list(_open_hosts)
+    for host in hosts:
+        host.close()
 
 
 def say(host, message):
@@ -50,6 +90,8 @@ class Host:
         self.name = match.group("host").strip("[]")
         self.base = config.path.replace("{host}", self.name)
         self.connection = self._connection(match)
+        self.doing = "connect"  # the step running, for an interrupted deploy's summary
+        self.switching = False  # set once a switch of current has begun
 
     def _connection(self, match):
         import fabric
@@ -72,6 +114,8 @@ class Host:
         try:
             if os.path.exists(self.config.known_hosts):
                 client.load_host_keys(self.config.known_hosts)
+            with _open_lock:
+                _open_hosts.add(self)
             self.connection.open()
         except paramiko.AuthenticationException as e:
             raise StepFailed("connect", f"could not log in as {self.connection.user}: {e}") from None
@@ -83,21 +127,34 @@ class Host:
     def run(self, step, command, progress=False):
         """Run ``command`` on the host; StepFailed with its last lines if it fails."""
         stream = _ProgressStream(self.spec) if progress else None
+        self.doing = step
         try:
             result = self.connection.run(command, hide=True, warn=True, in_stream=False,
                                          **({"out_stream": stream} if stream else {}))
         except Exception as e:  # noqa: BLE001 - SSH errors come in many types
+            if self.lost():
+                raise ConnectionLost(step) from None
             raise StepFailed(step, f"{type(e).__name__}: {e}") from None
+        if result.exited in (None, -1) or (result.exited != 0 and self.lost()):
+            raise ConnectionLost(step)
         if result.exited != 0:
             output = (result.stdout + result.stderr).strip().splitlines()[-8:]
             raise StepFailed(step, f"exit {result.exited}: " + " | ".join(output))
         return result.stdout
 
     def upload(self, local, remote, step="upload the release"):
+        self.doing = step
         try:
             self.connection.put(local, remote)
         except Exception as e:  # noqa: BLE001
+            if self.lost():
+                raise ConnectionLost(step) from None
             raise StepFailed(step, f"{type(e).__name__}: {e}") from None
+
+    def lost(self):
+        """Has the SSH connection gone (the host or the link dropped, or this side closed it)?"""
+        transport = self.connection.transport if self.connection else None
+        return transport is None or not transport.is_active()
 
     def current(self):
         out = self.run("read the current release", f"readlink {q(self.base + '/current')} || true")
@@ -122,6 +179,7 @@ class Host:
     def switch(self, release):
         """Point ``current`` at ``release`` with one rename: never missing, never half."""
         tmp = f"{self.base}/.current-{os.getpid()}"
+        self.switching = True
         self.run("switch current", f"ln -sfn {q('releases/' + release)} {q(tmp)} && mv -Tf {q(tmp)} {q(self.base + '/current')}")
 
     def in_current(self, step, command):
@@ -136,6 +194,8 @@ class Host:
         return health(self.config, self)
 
     def close(self):
+        with _open_lock:
+            _open_hosts.discard(self)
         self.connection.close()
 
 
@@ -201,8 +261,16 @@ def release_names(listing):
 
 
 def in_threads(function, items, threads):
-    with concurrent.futures.ThreadPoolExecutor(max(1, threads)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, threads))
+    try:
         return list(pool.map(function, items))
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM): the threads wait on remote commands;
+        # closing the connections ends those waits, and the threads return.
+        close_every_connection()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def health(config, host):

@@ -7,7 +7,7 @@ import time
 
 from djangowsgi import __version__
 from djangowsgi.runtime import shipping
-from djangowsgi.runtime.hosts import BUILT_WITH, CONTENT, DEPLOYED, StepFailed, in_threads, q, release_names
+from djangowsgi.runtime.hosts import BUILT_WITH, CONTENT, DEPLOYED, StepFailed, gerund, in_threads, q, release_names
 
 class Layout:
     """What a host has, read in one command: its release, its Python, its shared eggs,
@@ -104,7 +104,9 @@ def build(config, facts, host, layout, release, archive, shipped):
                     venv.result()
         run_buildout(config, facts, host, layout, rel)
     except StepFailed as e:
-        host.say(f"FAILED: {e}")
+        host.say(e.message if e.lost else f"FAILED: {e}")
+        if e.lost:
+            return e  # the next deploy or status that reaches the host removes what is left
         try:  # a release that never went live is of no use to anyone
             host.run("clean up", f"rm -rf {q(rel)} {q(rel + '.tar.gz')} {q(layout.eggs + '/' + incoming)} "
                                  f"{q(layout.develop + '/' + incoming)}")
@@ -210,9 +212,10 @@ def go_live(config, facts, host, previous, release):
             host.say(f"running {command}")
             host.run("before-switch", f"cd {q(rel)} && {command}")
     except StepFailed as e:
-        host.say(f"FAILED: {e}")
-        remove_release(config, [host], release)
-        return False, f"FAILED to {e.step}, still on {previous or 'no release'}"
+        host.say(e.message if e.lost else f"FAILED: {e}")
+        if not e.lost:
+            remove_release(config, [host], release)
+        return False, e.outcome(previous)
     try:
         host.switch(release)
         host.say(f"switched current to {release}")
@@ -231,6 +234,11 @@ def go_live(config, facts, host, previous, release):
         prune(config, host, release_names(names), release, previous)
         return True, f"on {release}"
     except StepFailed as e:
+        if e.lost:
+            host.say(e.message)
+            return False, (f"lost the connection while {gerund(e.step)}, after the switch to {release} began: "
+                           f"current may point at {release} (it was on {previous or 'no release'}); "
+                           f"run bin/deploy status")
         host.say(f"FAILED: {e}")
         if not previous:
             return False, f"FAILED to {e.step}, on {release} (no earlier release to go back to)"
@@ -250,3 +258,24 @@ def prune(config, host, names, current, previous):
     if doomed:
         host.run("prune", "rm -rf " + " ".join(q(f"{host.base}/releases/{n}") for n in doomed))
         host.say(f"removed {len(doomed)} old release(s)")
+
+
+def remove_unfinished(host, current):
+    """Releases that never went live (no ``.deployed`` mark) and are not ``current``,
+    and uploads left half-way: what a deploy that lost its connection or was
+    interrupted left behind. Removed whenever a deploy or ``status`` reaches the
+    host; a deploy looks before it makes its own release, so never removes that."""
+    if host.dry_run:
+        return
+    base = host.base
+    out = host.run("look for unfinished releases", (
+        f"cd {q(base + '/releases')} 2>/dev/null || exit 0; "
+        f"for r in *; do case $r in *.tar.gz) echo $r; continue;; esac; "
+        f"test -d \"$r\" && ! test -e \"$r/{DEPLOYED}\" && echo $r; done; true"))
+    doomed = [name for name in out.split() if name != current and name.rsplit(".tar.gz", 1)[0] != current]
+    if not doomed:
+        return
+    host.run("remove unfinished releases", "rm -rf " + " ".join(q(f"{base}/releases/{n}") for n in doomed)
+             + f" {q(base + '/shared/eggs')}/.incoming-* {q(base + '/shared/eggs')}/*/.incoming-*"
+             + f" {q(base + '/shared/develop')}/.incoming-*")
+    host.say(f"removed {len(doomed)} release(s) that never went live: {', '.join(doomed)}")

@@ -10,8 +10,8 @@ import tempfile
 
 from djangowsgi.runtime import shipping
 from djangowsgi.runtime.deploy_config import Facts
-from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, in_threads, say
-from djangowsgi.runtime.releases import Layout, build, go_live, remove_release, shipment
+from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, close_every_connection, gerund, in_threads, say
+from djangowsgi.runtime.releases import Layout, build, go_live, remove_release, remove_unfinished, shipment
 
 
 def package(config):
@@ -49,11 +49,18 @@ def deploy(config, specs, dry_run=False, force=False):
             outside_develop = shipping.outside_develop(config)
             facts = Facts(outside_develop=outside_develop, force=force, content=content_key(config, outside_develop))
             hosts = {spec: host_kind(spec, config) for spec in specs}
+            progress = Progress()
             try:
-                code = rollout(config, facts, specs, hosts, release, archive, packed)
+                code = rollout(config, facts, specs, hosts, release, archive, packed, progress)
                 if dry_run:
                     print("Dry run: nothing was done on any host.")
                 return code
+            except KeyboardInterrupt:
+                close_every_connection()
+                print(f"\nInterrupted while deploying {release}.")
+                return summary(specs, progress.interrupted(hosts, release),
+                               "Interrupted: a release left half-made is removed by the next deploy or "
+                               "status that reaches its host.") and 130
             finally:
                 for host in hosts.values():
                     host.close()
@@ -73,13 +80,37 @@ def content_key(config, outside_develop):
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
-def rollout(config, facts, specs, hosts, release, archive, packed):
+class Progress:
+    """Where each host is in a rollout, for the summary of one that is interrupted:
+    the release it was on, and the line of each host whose part is over."""
+
+    def __init__(self):
+        self.previous = {}
+        self.outcome = {}
+
+    def interrupted(self, hosts, release):
+        lines = {}
+        for spec, host in hosts.items():
+            previous = self.previous.get(spec, "unknown")
+            if spec in self.outcome:
+                lines[spec] = self.outcome[spec]
+            elif host.switching:
+                lines[spec] = (f"interrupted after the switch to {release} began: current may point at "
+                               f"{release} (it was on {previous}); run bin/deploy status")
+            else:
+                lines[spec] = f"interrupted while {gerund(host.doing)}, still on {previous}"
+        return lines
+
+
+def rollout(config, facts, specs, hosts, release, archive, packed, progress):
     """Every host looked at first (all reachable, or nothing changes); the release
     built on every host that needs it, ``build-parallel`` at a time (a failure
     anywhere, and none is switched); then switched ``parallel`` at a time,
     stopping at the first group with a failure."""
     looked = dict(zip(specs, in_threads(lambda spec: look(config, hosts[spec]), specs, len(specs))))
     unreachable = {spec: e for spec, e in looked.items() if isinstance(e, StepFailed)}
+    progress.previous.update((spec, layout.current or "no release") for spec, layout in looked.items()
+                             if spec not in unreachable)
     outcome = {}
     for spec, layout in looked.items():
         if spec in unreachable:
@@ -95,7 +126,7 @@ def rollout(config, facts, specs, hosts, release, archive, packed):
         if layout.current and layout.content == facts.content and not facts.force:
             say(spec, f"on {layout.current}, which has this release's content: nothing to do "
                       f"(--force builds it anew)")
-            outcome[spec] = f"on {layout.current} (unchanged)"
+            outcome[spec] = progress.outcome[spec] = f"on {layout.current} (unchanged)"
         else:
             building.append(spec)
     if not building:
@@ -112,9 +143,9 @@ def rollout(config, facts, specs, hosts, release, archive, packed):
         building, min(len(building), config.build_parallel))))
     if any(failures.values()):
         for spec in building:
-            previous = looked[spec].current or "no release"
-            outcome[spec] = (f"FAILED to {failures[spec].step}, still on {previous}" if failures[spec]
-                             else f"not switched, still on {previous}")
+            previous = looked[spec].current
+            outcome[spec] = (failures[spec].outcome(previous) if failures[spec]
+                             else f"not switched, still on {previous or 'no release'}")
         remove_release(config, [hosts[spec] for spec in building if not failures[spec]], release)
         return summary(specs, outcome, "Nothing was switched: the release did not build on every host.")
     print(f"Switching {len(building)} host(s) to {release}, {config.parallel} at a time.")
@@ -123,6 +154,7 @@ def rollout(config, facts, specs, hosts, release, archive, packed):
         results = in_threads(lambda spec: go_live(config, facts, hosts[spec], looked[spec].current, release),
                               group, len(group))
         outcome.update((spec, state) for spec, (_, state) in zip(group, results))
+        progress.outcome.update((spec, state) for spec, (_, state) in zip(group, results))
         if not all(ok for ok, _ in results):
             rest = building[start + len(group):]
             for spec in rest:
@@ -135,7 +167,9 @@ def rollout(config, facts, specs, hosts, release, archive, packed):
 def look(config, host):
     try:
         host.connect()
-        return Layout(config, host)
+        layout = Layout(config, host)
+        remove_unfinished(host, layout.current)
+        return layout
     except StepFailed as e:
         say(host.spec, f"FAILED: {e}")
         return e

@@ -227,20 +227,20 @@ def examine(directory, settings=None, requirements=None, egg=None):
     settings = settings or settings_from_manage_py(directory)
     values = read_settings(directory, settings)
     module, _, callable_name = values["WSGI_APPLICATION"].rpartition(".")
-    own = egg or own_packaging(directory)
+    packaged = own_packaging(directory)  # the name in the project's own setup.py or pyproject.toml
+    name = egg or packaged or settings.split(".")[0]
     if requirements:
         pins = requirements_file_pins(requirements)
-        top = [name for name, _ in pins]
+        top = [pin for pin, _ in pins]
     else:
         pins, top = installed_pins()
-    own_name = own or settings.split(".")[0]
-    pins = [p for p in pins if _normalize(p[0]) != _normalize(own_name)]
-    top = [n for n in top if _normalize(n) != _normalize(own_name)]
     return Project(
-        directory=directory, settings=settings, egg=own_name, application=f"{module}:{callable_name}",
+        directory=directory, settings=settings, egg=name, application=f"{module}:{callable_name}",
         static_url=_served_path(values["STATIC_URL"]), static_root=values["STATIC_ROOT"],
-        media_url=_served_path(values["MEDIA_URL"]), media_root=values["MEDIA_ROOT"], staticfiles=values["staticfiles"], sqlite=values["sqlite"],
-        requirements=top, pins=pins, packaging=own is not None,
+        media_url=_served_path(values["MEDIA_URL"]), media_root=values["MEDIA_ROOT"],
+        staticfiles=values["staticfiles"], sqlite=values["sqlite"],
+        requirements=[n for n in top if _normalize(n) != _normalize(name)],
+        pins=[p for p in pins if _normalize(p[0]) != _normalize(name)], packaging=packaged is not None,
     )
 
 
@@ -278,7 +278,8 @@ def files(project, checkout, secret_key=None):
     written = {
         "buildout.cfg": (render.template("init-buildout.cfg.in", **values), 0o644),
         "system.cfg": (render.template("init-system.cfg.in", **values), 0o644),
-        "secrets.env": (render.template("init-secrets.env.in", secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
+        "secrets.env": (render.template("init-secrets.env.in",
+                                        secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
         project.site_settings.replace(".", "/") + ".py": (render.template(
             "init-settings.py.in", settings=project.settings,
             static_root="" if project.static_root else 'STATIC_ROOT = os.path.join(VAR_DIR, "static")\n',

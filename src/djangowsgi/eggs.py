@@ -16,24 +16,28 @@ def python_path(buildout, name, options, eggs, extra_paths=()):
     sorted (the working set comes back in another order on the run that downloads),
     then ``extra_paths`` as given. The Python running buildout (its site-packages)
     is left out: the runtime must not see it, and a Python without buildout has
-    its own. So an egg found only there is an error (``FromSitePackages``): the
-    site would lack it.
+    its own. So an egg taken from there is an error (``FromSitePackages``),
+    unless it is one of what bin/buildout's own virtualenv holds everywhere
+    (zc.buildout, zc.recipe.egg and their requirements: setuptools, packaging...).
     """
     options["eggs"] = "\n".join(eggs)
     _, working_set = zc.recipe.egg.Eggs(buildout, name, options).working_set()
     develop_eggs = os.path.realpath(buildout["buildout"]["develop-eggs-directory"])
     eggs_directory = os.path.realpath(buildout["buildout"]["eggs-directory"]) + os.sep
+    shared = {os.path.realpath(p) for p in _interpreter_paths()}
     found, missing = set(), []
     for dist in required(working_set, eggs, missing):
         location = os.path.realpath(dist.location)
-        if location == develop_eggs:
+        if location in shared:  # in the working set, but from the Python running buildout
+            missing.append(dist.project_name)
+        elif location == develop_eggs:
             found.update(editable_roots(develop_eggs, dist.project_name))
         else:
             found.add(location)
+    missing = [name for name in missing if _normalize(name) not in _buildout_closure()]
     if missing:
         raise FromSitePackages(missing)
     found = sorted(found, key=lambda p: (p.startswith(eggs_directory), p.lower()))
-    shared = {os.path.realpath(p) for p in _interpreter_paths()}
     result = []
     for path in found + [os.path.realpath(p) for p in extra_paths]:
         if path not in result and path not in shared:
@@ -45,12 +49,21 @@ class FromSitePackages(ValueError):
     """Eggs that buildout took from the site-packages of the Python running it."""
 
     def __init__(self, names):
-        self.names = names
+        self.names = names = sorted({_installed_name(n) for n in names}, key=str.lower)
         where = sysconfig.get_paths()["purelib"]
         super().__init__(
-            f"{', '.join(sorted(names))} found in {where}, the Python running buildout, where the site "
-            f"would not find {'it' if len(names) == 1 else 'them'}: run bin/buildout from a virtualenv "
-            f"that holds only zc.buildout and zc.recipe.egg (djangowsgi bootstrap makes one)")
+            f"{', '.join(names)} taken from {where}, the Python running buildout, not from the "
+            f"buildout's eggs: the scripts' paths would leave {'it' if len(names) == 1 else 'them'} out "
+            f"and a deploy would not ship {'it' if len(names) == 1 else 'them'}; run bin/buildout from a "
+            f"virtualenv that holds only zc.buildout and zc.recipe.egg (djangowsgi bootstrap makes one)")
+
+
+def _installed_name(name):
+    """A distribution's name as it spells it (Django, not django), where installed."""
+    try:
+        return metadata.distribution(name).metadata["Name"] or name
+    except metadata.PackageNotFoundError:
+        return name
 
 
 def required(working_set, requirements, missing=None):
@@ -59,7 +72,8 @@ def required(working_set, requirements, missing=None):
     A working set holds more: when one develop egg is added from develop-eggs/,
     every distribution there comes along, this recipe's own among them. It also
     holds less: zc.buildout 6 leaves out what the Python running it already has
-    installed. The names of those go to ``missing``.
+    installed (or puts them in from there). The names of those left out go to
+    ``missing``.
     """
     by_name = {_normalize(d.project_name): d for d in working_set}
     todo = []
@@ -126,6 +140,12 @@ def _finder_roots(finder_file):
 
 def _normalize(name):
     return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _buildout_closure():
+    """Normalized names of zc.buildout, zc.recipe.egg and all they require, as
+    installed in the Python running buildout."""
+    return {_normalize(pin.split("==")[0]) for pin in pinned_closure(["zc.buildout", "zc.recipe.egg"])}
 
 
 def _interpreter_paths():

@@ -701,11 +701,15 @@ def test_an_interrupted_deploy_leaves_the_hosts_as_a_lost_connection_would(deplo
                          rf"{before[address]}", output), output
         assert current_release(test_hosts, address) == before[address]
     assert load.failures == []
-    # What the interrupted builds left (once their buildouts are gone), removed by the next status.
+    # What the interrupted builds left (once their buildouts are gone): status names it, and the
+    # next deploy (nothing to build: the checkout is back on what the hosts serve) removes it.
     deadline = time.monotonic() + 60
     while any(connection_processes(test_hosts, a) for a in ADDRESSES) and time.monotonic() < deadline:
         time.sleep(0.5)
-    result = project.deploy("status")
+    named = project.deploy("status").stdout
+    assert "that never went live" in named and "(the next deploy removes them)" in named, named
+    assert any(unfinished_releases(test_hosts, a) for a in ADDRESSES)
+    result = project.deploy("deploy")
     assert "removed" in result.stdout and "that never went live" in result.stdout
     for address in ADDRESSES:
         assert unfinished_releases(test_hosts, address) == []

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILDOUT, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, world_readable_directory
-from helpers import doc_block
+from helpers import doc_block, one_line_error
 from pins import versions
 
 DJANGO = versions()["Django"]
@@ -300,3 +300,17 @@ def test_readme_development_make_run_serves_the_example():
         subprocess.run([str(clone / "bin" / "apache"), "stop"], capture_output=True)
         if not os.environ.get("DJANGOWSGI_KEEP"):
             shutil.rmtree(clone.parent, ignore_errors=True)
+
+
+def test_buildout_run_from_the_projects_own_virtualenv_is_refused(developer):
+    """The trap bootstrap exists for: buildout run from the virtualenv Django is
+    installed in takes Django from there. One line on the part's eggs, nothing built."""
+    project = developer.startproject("trap")
+    developer.shell("djangowsgi init --no-bootstrap", project)
+    result = developer.shell("buildout -N", project, check=False)  # the virtualenv's own buildout
+    error = one_line_error(result)
+    assert error.startswith("Error: djangowsgi part [django], option eggs: ") or \
+        error.startswith("Error: djangowsgi part [wsgi], option eggs: "), error
+    assert f"asgiref, Django, sqlparse taken from {developer.venv}/lib/" in error, error
+    assert "djangowsgi bootstrap makes one" in error
+    assert not (project / "bin" / "django").exists() and not (project / "parts" / "wsgi").exists()

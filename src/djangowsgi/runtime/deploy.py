@@ -92,7 +92,7 @@ def rollback(config, specs):
 def status(config, specs):
     def action(host):
         current = host.current()
-        remove_unfinished(host, current)
+        remove_unfinished(host, current, remove=False)
         healthy = host.healthy() if current else False
         state = "healthy" if healthy else "NOT healthy"
         built_with = f" (djangowsgi {host.built_with()})" if current else ""

@@ -260,11 +260,12 @@ def prune(config, host, names, current, previous):
         host.say(f"removed {len(doomed)} old release(s)")
 
 
-def remove_unfinished(host, current):
+def remove_unfinished(host, current, remove=True):
     """Releases that never went live (no ``.deployed`` mark) and are not ``current``,
     and uploads left half-way: what a deploy that lost its connection or was
-    interrupted left behind. Removed whenever a deploy or ``status`` reaches the
-    host; a deploy looks before it makes its own release, so never removes that."""
+    interrupted left behind. A deploy removes them when it looks at the host,
+    before it makes its own release; ``status`` (``remove=False``) only names
+    them: it may run while a deploy builds, and must not take that release."""
     if host.dry_run:
         return
     base = host.base
@@ -274,6 +275,10 @@ def remove_unfinished(host, current):
         f"test -d \"$r\" && ! test -e \"$r/{DEPLOYED}\" && echo $r; done; true"))
     doomed = [name for name in out.split() if name != current and name.rsplit(".tar.gz", 1)[0] != current]
     if not doomed:
+        return
+    if not remove:
+        host.say(f"{len(doomed)} release(s) that never went live: {', '.join(doomed)} "
+                 f"(the next deploy removes them)")
         return
     host.run("remove unfinished releases", "rm -rf " + " ".join(q(f"{base}/releases/{n}") for n in doomed)
              + f" {q(base + '/shared/eggs')}/.incoming-* {q(base + '/shared/eggs')}/*/.incoming-*"

@@ -39,6 +39,14 @@ class Recipe:
         self._make_writable()
         self._keep_unrotated_logs()
         write_if_changed(site.prune_logs, apache_config.prune_logs(site), mode=0o755)
+        if site.ssl and site.ssl["acme"]:
+            make_directory(site.ssl["acme"]["store"])
+            write_if_changed(site.certificate_event, apache_config.certificate_event(), mode=0o755)
+            write_if_changed(site.certificate_agent, apache_config.certificate_agent(), mode=0o755)
+        else:
+            for path in (site.certificate_event, site.certificate_agent):
+                if os.path.exists(path):
+                    os.unlink(path)
         write_if_changed(site.server_conf, apache_config.server_conf(site))
         write_if_changed(site.vhost, apache_config.vhost(site))
         if site.system:

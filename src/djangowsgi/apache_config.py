@@ -6,7 +6,7 @@ import sys
 
 import djangowsgi
 from djangowsgi import render
-from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX
+from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX, TLS_PROFILES
 
 
 def _access(site, granted):
@@ -91,6 +91,7 @@ def vhost(site):
         port=site.port,
         virtual_host=render.indent("\n".join(lines), 4),
         redirect=_redirect_vhost(site),
+        managed_domain=managed_domain(site),
     )
 
 
@@ -206,17 +207,116 @@ def _log_format(site):
 
 def _ssl_lines(site):
     a = render.apache
-    lines = ["Protocols h2 http/1.1"] if site.http2 else []
+    ssl, acme = site.ssl, site.ssl["acme"]
+    protocols = (["h2"] if site.http2 else []) + ["http/1.1"]
+    if acme and acme["challenge"] == "tls-alpn-01":
+        protocols.append("acme-tls/1")  # mod_md answers the authority's check on the HTTPS port
+    lines = [f"Protocols {' '.join(protocols)}"] if len(protocols) > 1 else []
+    lines.append("SSLEngine on")
+    if acme:
+        lines.append(f"# The certificate: mod_md's, for {' '.join(acme['domains'])} (the <MDomain> section above)")
+    else:
+        lines += [f"SSLCertificateFile {a(ssl['certificate'])}", f"SSLCertificateKeyFile {a(ssl['key'])}"]
+        if ssl["chain"]:
+            lines.append(f"SSLCertificateChainFile {a(ssl['chain'])}")
+        if ssl["stapling"]:
+            lines.append("SSLUseStapling On")
+    profile = TLS_PROFILES[ssl["profile"]]
     lines += [
-        "SSLEngine on",
-        f"SSLCertificateFile {a(site.ssl['certificate'])}",
-        f"SSLCertificateKeyFile {a(site.ssl['key'])}",
+        f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.2 and 1.3 with forward secrecy only"
+        if profile["ciphers"] else f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.3 only",
+        f"SSLProtocol {profile['protocols']}",
     ]
-    if site.ssl["chain"]:
-        lines.append(f"SSLCertificateChainFile {a(site.ssl['chain'])}")
-    if site.ssl["hsts"] is not None:
-        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % site.ssl['hsts'])}")
+    if profile["ciphers"]:
+        lines.append(f"SSLCipherSuite {profile['ciphers']}")
+    lines += [
+        "SSLOpenSSLConfCmd Curves X25519:prime256v1:secp384r1",
+        "# Every cipher left is strong: the client's preference (it knows whether it has AES hardware).",
+        "SSLHonorCipherOrder off",
+        "# Tickets would reuse one key for every session until Apache restarts, which breaks forward secrecy.",
+        "SSLSessionTickets off",
+    ]
+    if ssl["hsts"] is not None:
+        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % ssl['hsts'])}")
     return lines
+
+
+def managed_domain(site):
+    """The site's <MDomain> section: what mod_md obtains, from whom, how."""
+    acme = site.ssl and site.ssl["acme"]
+    if not acme:
+        return ""
+    lines = [
+        f"MDContactEmail {render.apache(acme['email'])}",
+        f"MDCertificateAuthority {render.apache(acme['ca'])}",
+        "MDCertificateAgreement accepted",
+        f"MDCAChallenges {acme['challenge']}",
+        f"MDRenewWindow {acme['window']}",
+        "MDStapling on",
+    ]
+    names = " ".join(render.apache(name) for name in acme["domains"])
+    return "\n".join([
+        "# The site's certificate, obtained and renewed by mod_md (docs/https.rst).",
+        f"<MDomain {names}>",
+        render.indent("\n".join(lines), 4),
+        "</MDomain>",
+        "",
+    ])
+
+
+def tls_server_scope(site):
+    """httpd.conf's TLS settings: the session cache, OCSP stapling's cache, and mod_md's."""
+    if not site.ssl:
+        return "# No HTTPS."
+    a, served = render.apache, site.served
+    # The client resumes its session for 5 minutes: a shorter handshake (tickets are off).
+    lines = [f"SSLSessionCache {a('shmcb:' + served(site.run_directory) + '/ssl-sessions(512000)')}"]
+    if site.ssl["stapling"] and not site.ssl["acme"]:
+        lines.append(f"SSLStaplingCache {a('shmcb:' + served(site.run_directory) + '/ssl-stapling(128000)')}")
+    if site.ssl["acme"]:
+        lines += ["", certificate_service(site)]
+    return "\n".join(lines)
+
+
+def certificate_service(site):
+    """mod_md's settings for the whole server: its store, whom to trust, the
+    public ports, and the two scripts that put a new certificate in service."""
+    acme = site.ssl["acme"]
+    served = site.served
+    lines = [
+        f"# Certificates from {acme['ca']}, obtained and renewed by mod_md (docs/https.rst)",
+        f"MDStoreDir {render.apache(served(acme['store']))}",
+    ]
+    if acme["ca_root"]:
+        lines.append(f"MDCACertificateFile {render.apache(acme['ca_root'])}")
+    ports = [] if site.port == 443 else [f"https:{site.port}"]
+    if site.ssl["redirect"] and site.ssl["http_port"] != 80:
+        ports.insert(0, f"http:{site.ssl['http_port']}")
+    if ports:
+        lines.append(f"MDPortMap {' '.join(ports)}")
+    lines += _certificate_scripts(sys.executable, served(site.certificate_agent), served(site.certificate_event),
+                                  served(site.certificate_events), site.user, served(site.pid_file))
+    return "\n".join(lines)
+
+
+def _certificate_scripts(python, agent, event, events, user, pid_file):
+    pipe = " ".join(["|" + python, agent, events, user, pid_file])
+    return [
+        "# mod_md runs certificate-event as the server's user, which cannot restart a server",
+        "# started as root; certificate-agent, a piped log started with the server (it writes",
+        "# nothing to it), restarts it gracefully when a new certificate is ready.",
+        f"MDMessageCmd {render.apache(event)} {render.apache(events)}",
+        f'CustomLog {render.apache(pipe)} "-" env=DJANGOWSGI_NEVER_SET',
+    ]
+
+
+def certificate_event():
+    return render.template("certificate-event.in")
+
+
+def certificate_agent():
+    with open(os.path.join(os.path.dirname(__file__), "runtime", "certificate_agent.py"), encoding="utf-8") as f:
+        return f.read()
 
 
 def _redirect_vhost(site):
@@ -245,7 +345,7 @@ def httpd_conf(site, vhost_path):
     if site.status_listen:
         modules.append("status")
     if site.ssl:
-        modules += ["ssl"] + (["http2"] if site.http2 else [])
+        modules += ["ssl"] + (["http2"] if site.http2 else []) + (["md"] if site.ssl["acme"] else [])
     load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
             for m in modules]
     load.append(f"LoadModule wsgi_module {render.apache(site.mod_wsgi)}")
@@ -272,6 +372,7 @@ def httpd_conf(site, vhost_path):
         server_scope=server_scope(site, a(site.socket_prefix)),
         vhost=a(vhost_path),
         status=_status_vhost(site),
+        tls=tls_server_scope(site),
     )
 
 
@@ -288,8 +389,12 @@ def _status_vhost(site):
         "        SetHandler server-status",
         render.indent(render.apache_access_local(site.apache_version), 8),
         "    </Location>",
-        "</VirtualHost>",
-    ])
+    ] + ([
+        "    <Location /md-status>",
+        "        SetHandler md-status",
+        render.indent(render.apache_access_local(site.apache_version), 8),
+        "    </Location>",
+    ] if site.ssl and site.ssl["acme"] else []) + ["</VirtualHost>"])
 
 
 def edge(site):
@@ -344,12 +449,17 @@ def _listen(host, port):
 
 
 def control_script(site):
-    status_url = None
+    status_url = md_status_url = None
+    acme = site.ssl and site.ssl["acme"]
     if site.status_listen:
         host, port = site.status_listen
         status_url = f"http://{'127.0.0.1' if host == 'localhost' else host}:{port}/server-status"
+        md_status_url = status_url.replace("/server-status", "/md-status") if acme else None
     server = dict(
         status_url=status_url,
+        md_status_url=md_status_url,
+        managed_domains=acme["domains"] if acme else [],
+        certificate_authority=acme["ca"] if acme else None,
         directory=site.buildout["buildout"]["directory"],
         httpd=site.httpd or "apache2",
         config=site.httpd_conf,

@@ -62,6 +62,23 @@ THREADS_PER_CHILD = 64
 STATUS_PORT_OFFSET = 10000
 LIMIT_REQUEST_BODY_MAX = 2 ** 31 - 1  # Apache's ceiling for LimitRequestBody
 
+# https = acme (docs/https.rst): mod_md obtains and renews the certificate.
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_TERMS = "Let's Encrypt's terms (https://letsencrypt.org/repository/)"
+ACME_OPTIONS = ("acme-email", "acme-agreement", "acme-ca", "acme-ca-root", "acme-challenge", "acme-renew-window")
+HSTS_MAX_AGE = 63072000  # two years, Mozilla's recommendation; the default for https = acme
+# Mozilla's server-side TLS profiles (version 5.7): "intermediate" for clients of
+# the last years, "modern" for TLS 1.3 clients alone.
+TLS_PROFILES = {
+    "intermediate": dict(
+        protocols="-all +TLSv1.2 +TLSv1.3",
+        ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"),
+    "modern": dict(protocols="-all +TLSv1.3", ciphers=None),
+}
+
 
 class ApacheSite:
     """The site as the options describe it, read and checked without looking at
@@ -79,7 +96,7 @@ class ApacheSite:
         self.server = part.choice("server", "self-contained", ("self-contained", "system"))
         self.system = self.server == "system"
         if self.system:
-            listen = "*:443" if part.get("ssl-certificate") else "*:80"
+            listen = "*:443" if part.get("ssl-certificate") or part.get("https") == "acme" else "*:80"
         else:
             listen = "127.0.0.1:8000"
         self.host, self.port = part.listen("listen", listen)
@@ -159,6 +176,9 @@ class ApacheSite:
         # Named after the process group: two buildouts with the same part names may share a machine.
         self.systemd_unit = os.path.join(self.directory, f"apache-{self.process_group}.service")
         self.prune_logs = os.path.join(self.directory, "prune-logs")
+        self.certificate_event = os.path.join(self.directory, "certificate-event")
+        self.certificate_agent = os.path.join(self.directory, "certificate-agent")
+        self.certificate_events = os.path.join(self.run_directory, "certificate-events")
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         self.writable = self._writable()
 
@@ -221,26 +241,74 @@ class ApacheSite:
         return found
 
     def _ssl(self):
+        """HTTPS: a certificate from files, or one mod_md obtains (https = acme); None for HTTP."""
         part = self.part
         certificate = part.absolute_path("ssl-certificate")
         key = part.absolute_path("ssl-certificate-key")
         chain = part.absolute_path("ssl-certificate-chain")
-        redirect = part.boolean("redirect-http", False)
-        hsts = part.integer("hsts", None, 0)
-        if bool(certificate) != bool(key):
+        managed = part.choice("https", "off", ("off", "acme")) == "acme"
+        if managed:
+            for option, value in (("ssl-certificate", certificate), ("ssl-certificate-key", key),
+                                  ("ssl-certificate-chain", chain)):
+                if value:
+                    raise part.error(option, "is for a certificate from elsewhere; with https = acme mod_md "
+                                             "obtains the certificate: remove one of the two")
+        elif bool(certificate) != bool(key):
             given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
                 "ssl-certificate-key", "ssl-certificate")
             raise part.error(missing, f"is required when {given} is given")
-        if not certificate:
-            for option, value in (("ssl-certificate-chain", chain), ("redirect-http", redirect), ("hsts", hsts)):
-                if value:
-                    raise part.error(option, "needs ssl-certificate and ssl-certificate-key")
+        acme = self._acme() if managed else None
+        redirect = part.boolean("redirect-http", bool(acme and acme["challenge"] == "http-01"))
+        hsts = part.get("hsts")
+        hsts = HSTS_MAX_AGE if hsts is None and managed else None if hsts == "off" else part.integer("hsts", None, 0)
+        profile = part.choice("tls-profile", "intermediate", tuple(TLS_PROFILES))
+        stapling = part.boolean("ocsp-stapling", True)
+        if not (certificate or managed):
+            for option in ("ssl-certificate-chain", "redirect-http", "hsts", "tls-profile", "ocsp-stapling"):
+                if part.get(option) is not None:
+                    raise part.error(option, "needs https = acme, or ssl-certificate and ssl-certificate-key")
+            for option in ACME_OPTIONS:
+                if part.get(option) is not None:
+                    raise part.error(option, "needs https = acme")
             return None
         http_host, http_port = part.listen("http-listen", "80")
         if redirect and http_port == self.port:
             raise part.error("http-listen", f"port {http_port} is the HTTPS port of listen")
-        return dict(certificate=certificate, key=key, chain=chain, redirect=redirect,
-                    hsts=hsts, http_host=http_host, http_port=http_port)
+        if acme and acme["challenge"] == "http-01" and not redirect:
+            raise part.error("redirect-http", "must be on with acme-challenge = http-01: the authority checks the "
+                                              "site on its HTTP port (or set acme-challenge = tls-alpn-01)")
+        return dict(certificate=certificate, key=key, chain=chain, redirect=redirect, hsts=hsts,
+                    http_host=http_host, http_port=http_port, profile=profile, stapling=stapling, acme=acme)
+
+    def _acme(self):
+        """mod_md's settings for https = acme, checked against what the authority can certify."""
+        part = self.part
+        part.required("acme-email", "the authority writes there before a certificate expires")
+        email = part.apache_value("acme-email", part.get("acme-email"), r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                                  "an email address")
+        ca = part.apache_value("acme-ca", part.get("acme-ca", LETS_ENCRYPT), r"https://\S+",
+                               "the https:// URL of an ACME directory")
+        if (part.get("acme-agreement") or "").lower() != "true":
+            terms = LETS_ENCRYPT_TERMS if ca in (LETS_ENCRYPT, LETS_ENCRYPT_STAGING) else "the authority's terms"
+            raise part.error("acme-agreement", f"must be true: it says you accept {terms}")
+        ca_root = part.absolute_path("acme-ca-root")
+        if ca_root and not os.access(ca_root, os.R_OK):
+            raise part.error("acme-ca-root", f"cannot read {ca_root}")
+        challenge = part.choice("acme-challenge", "http-01", ("http-01", "tls-alpn-01"))
+        window = part.apache_value("acme-renew-window", part.get("acme-renew-window", "33%"), r"\d+(%|d)",
+                                   "a share of the certificate's lifetime like 33%, or days like 30d")
+        domains = [self.server_name] + self.server_aliases
+        for option, name in [("server-name", self.server_name)] + [("server-aliases", a) for a in domains[1:]]:
+            if name.startswith("*."):
+                raise part.error(option, f"{name} is a wildcard: mod_md gets one only through dns-01, which "
+                                         f"djangowsgi does not set up; name each host")
+            if ca in (LETS_ENCRYPT, LETS_ENCRYPT_STAGING) and (
+                    name == "localhost" or "." not in name or re.fullmatch(r"[0-9.]+", name)):
+                raise part.error(option, f"{name} cannot get a certificate from Let's Encrypt: it needs a public "
+                                         f"domain name that resolves to this server")
+        store = os.path.join(self.buildout_directory, "var", "md", self.name)
+        return dict(email=email, ca=ca, ca_root=ca_root, challenge=challenge, window=window, domains=domains,
+                    store=store)
 
     def _edge(self):
         """How the server meets slow clients, floods, oversized requests, and

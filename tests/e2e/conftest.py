@@ -61,6 +61,9 @@ PREREQUISITES = {
     "/usr/sbin/nginx": "nginx",
     "/usr/bin/gcc": "build-essential",
     "/usr/bin/systemd-analyze": "systemd",
+    "/usr/bin/pebble": "pebble",
+    "/usr/bin/pebble-challtestsrv": "pebble",
+    "/usr/lib/apache2/modules/mod_md.so": "apache2",
 }
 
 

@@ -87,13 +87,13 @@ def site_config(port, apache=None, parts="coleman wsgi apache", environment=""):
 
 
 class Site:
-    def __init__(self, buildout, port, apache=None):
+    def __init__(self, buildout, port, apache=None, environment=""):
         self.buildout, self.port = buildout, port
         lib = buildout.path("lib")
         lib.mkdir(exist_ok=True)
         (lib / "pidapp.py").write_text(PID_APP)
         os.chmod(lib / "pidapp.py", 0o644)
-        buildout.build(site_config(port, apache))
+        buildout.build(site_config(port, apache, environment=environment))
         buildout.bin("coleman", "migrate", "--noinput")
 
     def ctl(self, command, check=True):

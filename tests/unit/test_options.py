@@ -82,6 +82,7 @@ def test_good_project_options_are_read():
 
 SITE = {"wsgi-script": "/srv/mysite/parts/wsgi/wsgi.wsgi", "server-name": "www.mysite.example",
         "listen": "127.0.0.1:8000"}
+ACME = {"https": "acme", "acme-email": "webmaster@mysite.example", "acme-agreement": "true"}
 
 APACHE_BAD_INPUTS = [
     ({"wsgi-script": None}, "option wsgi-script: is required"),
@@ -114,7 +115,39 @@ APACHE_BAD_INPUTS = [
      "option ssl-certificate-key: is required when ssl-certificate is given"),
     ({"ssl-certificate-key": "/etc/ssl/site.key"},
      "option ssl-certificate: is required when ssl-certificate-key is given"),
-    ({"hsts": "600"}, "option hsts: needs ssl-certificate and ssl-certificate-key"),
+    ({"hsts": "600"}, "option hsts: needs https = acme, or ssl-certificate and ssl-certificate-key"),
+    ({"acme-email": "a@example.org"}, "option acme-email: needs https = acme"),
+    ({"https": "letsencrypt"}, "option https: 'letsencrypt' is not one of off, acme"),
+    ({**ACME, "acme-email": ""},
+     "option acme-email: is required (the authority writes there before a certificate expires)"),
+    ({**ACME, "acme-email": "webmaster"}, "option acme-email: 'webmaster' is not an email address"),
+    ({**ACME, "acme-agreement": ""}, "option acme-agreement: must be true: it says you accept Let's Encrypt's "
+                                     "terms (https://letsencrypt.org/repository/)"),
+    ({**ACME, "acme-ca": "http://ca.example/dir"},
+     "option acme-ca: 'http://ca.example/dir' is not the https:// URL of an ACME directory"),
+    ({**ACME, "acme-ca-root": "/nonexistent/pebble.pem"}, "option acme-ca-root: cannot read /nonexistent/pebble.pem"),
+    ({**ACME, "acme-challenge": "dns-01"}, "option acme-challenge: 'dns-01' is not one of http-01, tls-alpn-01"),
+    ({**ACME, "acme-renew-window": "soon"}, "option acme-renew-window: 'soon' is not a share of the "
+                                            "certificate's lifetime like 33%, or days like 30d"),
+    ({**ACME, "server-name": "localhost"}, "option server-name: localhost cannot get a certificate from Let's "
+                                           "Encrypt: it needs a public domain name that resolves to this server"),
+    ({**ACME, "server-name": "203.0.113.7"}, "option server-name: 203.0.113.7 cannot get a certificate from "
+                                             "Let's Encrypt: it needs a public domain name that resolves to this "
+                                             "server"),
+    ({**ACME, "server-aliases": "intranet"}, "option server-aliases: intranet cannot get a certificate from "
+                                             "Let's Encrypt: it needs a public domain name that resolves to this "
+                                             "server"),
+    ({**ACME, "server-aliases": "*.mysite.example"},
+     "option server-aliases: *.mysite.example is a wildcard: mod_md gets one only through dns-01, which "
+     "djangowsgi does not set up; name each host"),
+    ({**ACME, "ssl-certificate": "/etc/ssl/site.pem", "ssl-certificate-key": "/etc/ssl/site.key"},
+     "option ssl-certificate: is for a certificate from elsewhere; with https = acme mod_md obtains the "
+     "certificate: remove one of the two"),
+    ({**ACME, "redirect-http": "false"},
+     "option redirect-http: must be on with acme-challenge = http-01: the authority checks the site on its "
+     "HTTP port (or set acme-challenge = tls-alpn-01)"),
+    ({**ACME, "tls-profile": "old"}, "option tls-profile: 'old' is not one of intermediate, modern"),
+    ({**ACME, "hsts": "forever"}, "option hsts: 'forever' is not a whole number"),
     ({"ssl-certificate": "/etc/ssl/site.pem", "ssl-certificate-key": "/etc/ssl/site.key", "listen": "8443",
       "redirect-http": "true", "http-listen": "8443"}, "option http-listen: port 8443 is the HTTPS port of listen"),
     ({"processes": "0"}, "option processes: 0 is out of range (from 1 to 1000)"),

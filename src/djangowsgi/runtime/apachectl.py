@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
+from djangowsgi.runtime import certificates
 from djangowsgi.runtime.daemons import alive, children
 from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, prepare, reload_daemons,
                                        remember_config, wait_for, wait_for_new_daemons)
@@ -61,9 +62,12 @@ def start(server):
     if pid:
         print(f"Already running (pid {pid}) at {server['url']}")
         return 0
-    return _until_answering(server, "start", "Apache did not start:",
-                            f"Apache did not come up at {server['url']} within {WAIT:.0f} s.",
-                            "Started (pid {pid}) at " + server["url"])
+    started = _until_answering(server, "start", "Apache did not start:",
+                               f"Apache did not come up at {server['url']} within {WAIT:.0f} s.",
+                               "Started (pid {pid}) at " + server["url"])
+    if not started and server.get("managed_domains"):
+        print(certificates.first_certificate(server))
+    return started
 
 
 def _until_answering(server, command, refused, silent, done):
@@ -148,6 +152,8 @@ def status(server):
     print(f"Running (pid {pid}{extra}) at {server['url']}, {state}.")
     if server.get("status_url"):
         print(server_status(server["status_url"]))
+    if server.get("md_status_url"):
+        print(certificates.describe(server["md_status_url"]))
     return 0 if state == "answering" else 1
 
 

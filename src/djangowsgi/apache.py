@@ -39,8 +39,9 @@ class Recipe:
         self._make_writable()
         self._keep_unrotated_logs()
         write_if_changed(site.prune_logs, apache_config.prune_logs(site), mode=0o755)
-        if site.ssl and site.ssl["acme"]:
-            make_directory(site.ssl["acme"]["store"])
+        if site.system or site.ssl and site.ssl["acme"]:  # the system Apache's copies come from here
+            if not site.system:
+                make_directory(site.ssl["acme"]["store"])
             write_if_changed(site.certificate_event, apache_config.certificate_event(), mode=0o755)
             write_if_changed(site.certificate_agent, apache_config.certificate_agent(), mode=0o755)
         else:

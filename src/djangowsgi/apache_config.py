@@ -141,7 +141,22 @@ def server_scope(site, socket_prefix):
 
 def server_conf(site):
     """wsgi-server.conf: the server scope for the system Apache, the same for every site."""
-    return render.template("wsgi-server.conf.in", server_scope=server_scope(site, SYSTEM_SOCKET_PREFIX))
+    scripts = os.path.join(site.confdir, SYSTEM_SCRIPTS)
+    lines = [
+        server_scope(site, SYSTEM_SOCKET_PREFIX),
+        "",
+        "<IfModule ssl_module>",
+        "    SSLStaplingCache shmcb:${APACHE_RUN_DIR}/djangowsgi-ssl-stapling(128000)",
+        "</IfModule>",
+        "# Certificates of the sites with https = acme: one store for every site.",
+        "<IfModule md_module>",
+        f"    MDStoreDir {render.apache(os.path.join(site.confdir, 'md'))}",
+        render.indent("\n".join(_certificate_scripts(
+            "/usr/bin/python3", os.path.join(scripts, "certificate-agent"), os.path.join(scripts, "certificate-event"),
+            "${APACHE_RUN_DIR}/djangowsgi-certificates", "${APACHE_RUN_USER}", "${APACHE_PID_FILE}")), 4),
+        "</IfModule>",
+    ]
+    return render.template("wsgi-server.conf.in", server_scope="\n".join(lines))
 
 
 GROUP_VARIABLE = "DJANGOWSGI_GROUP"
@@ -255,7 +270,11 @@ def managed_domain(site):
         "MDStapling on",
     ]
     names = " ".join(render.apache(name) for name in acme["domains"])
-    return "\n".join([
+    server_wide = []
+    if site.system:  # the self-contained server has them in httpd.conf
+        server_wide = ["# mod_md's settings for the whole system Apache: the same in every site that sets them."]
+        server_wide += _trust_and_ports(site) + [""]
+    return "\n".join(server_wide + [
         "# The site's certificate, obtained and renewed by mod_md (docs/https.rst).",
         f"<MDomain {names}>",
         render.indent("\n".join(lines), 4),
@@ -286,17 +305,25 @@ def certificate_service(site):
     lines = [
         f"# Certificates from {acme['ca']}, obtained and renewed by mod_md (docs/https.rst)",
         f"MDStoreDir {render.apache(served(acme['store']))}",
-    ]
-    if acme["ca_root"]:
-        lines.append(f"MDCACertificateFile {render.apache(acme['ca_root'])}")
+    ] + _trust_and_ports(site)
+    lines += _certificate_scripts(sys.executable, served(site.certificate_agent), served(site.certificate_event),
+                                  served(site.certificate_events), site.user, served(site.pid_file))
+    return "\n".join(lines)
+
+
+def _trust_and_ports(site):
+    """Whom mod_md trusts besides the system's CAs, and the local ports of the public 80 and 443."""
+    acme = site.ssl["acme"]
+    lines = [f"MDCACertificateFile {render.apache(acme['ca_root'])}"] if acme["ca_root"] else []
     ports = [] if site.port == 443 else [f"https:{site.port}"]
     if site.ssl["redirect"] and site.ssl["http_port"] != 80:
         ports.insert(0, f"http:{site.ssl['http_port']}")
     if ports:
         lines.append(f"MDPortMap {' '.join(ports)}")
-    lines += _certificate_scripts(sys.executable, served(site.certificate_agent), served(site.certificate_event),
-                                  served(site.certificate_events), site.user, served(site.pid_file))
-    return "\n".join(lines)
+    return lines
+
+
+SYSTEM_SCRIPTS = "djangowsgi"  # <confdir>/djangowsgi/: certificate-agent and certificate-event
 
 
 def _certificate_scripts(python, agent, event, events, user, pid_file):
@@ -489,6 +516,8 @@ def control_script(site):
             vhost=site.served(site.vhost),
             server_conf=site.server_conf,
             modules=system_modules(site),
+            certificate_scripts=[site.certificate_agent, site.certificate_event],
+            scripts_directory=os.path.join(site.confdir, SYSTEM_SCRIPTS),
         )
     package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
     return render.template(
@@ -512,5 +541,5 @@ def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
     modules = ["wsgi"] + SITE_MODULES
     if site.ssl:
-        modules += ["ssl"] + (["http2"] if site.http2 else [])
+        modules += ["ssl"] + (["http2"] if site.http2 else []) + (["md"] if site.ssl["acme"] else [])
     return modules

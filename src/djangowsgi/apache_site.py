@@ -262,7 +262,7 @@ class ApacheSite:
         hsts = part.get("hsts")
         hsts = HSTS_MAX_AGE if hsts is None and managed else None if hsts == "off" else part.integer("hsts", None, 0)
         profile = part.choice("tls-profile", "intermediate", tuple(TLS_PROFILES))
-        stapling = part.boolean("ocsp-stapling", True)
+        stapling = part.boolean("ocsp-stapling", bool(managed or certificate and system.ocsp_responder(certificate)))
         if not (certificate or managed):
             for option in ("ssl-certificate-chain", "redirect-http", "hsts", "tls-profile", "ocsp-stapling"):
                 if part.get(option) is not None:

@@ -79,6 +79,16 @@ def python_home_python(home):
     return None
 
 
+def ocsp_responder(certificate):
+    """The OCSP responder a certificate file names, or None (none, or unreadable).
+    Stapling a certificate without one logs an error at every start."""
+    import ssl
+    try:
+        return (ssl._ssl._test_decode_cert(certificate).get("OCSP") or (None,))[0]
+    except (OSError, ssl.SSLError, ValueError):
+        return None
+
+
 class NoAccount(LookupError):
     def __init__(self, kind, name):
         super().__init__(f"no {kind} {name!r} on this machine")

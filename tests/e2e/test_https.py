@@ -1,7 +1,9 @@
 """https = acme: certificates obtained and renewed by mod_md from a real ACME
 authority on loopback (pebble), and the TLS setup every HTTPS site gets."""
 import http.client
+import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -10,8 +12,8 @@ import time
 import pytest
 
 from acme import Pebble
-from conftest import TEST_ROOT, LoadLoop, free_port, world_readable_directory
-from helpers import Site, site_config
+from conftest import TEST_ROOT, LoadLoop, SystemApache, free_port, world_readable_directory
+from helpers import PID_APP, Site, site_config
 
 NAME = "site1.test"
 ALLOWED = f"COLEMAN_ALLOWED_HOSTS={NAME},localhost"
@@ -188,3 +190,59 @@ def test_tls_alpn01_certificate_on_the_https_port_alone(new_buildout):
     finally:
         site.ctl("stop", check=False)
         pebble.stop()
+
+
+def test_two_sites_on_the_system_apache_each_get_their_own_certificate(new_buildout):
+    """Two sites of one buildout on a private copy of the system Apache, each with
+    https = acme: one store, one agent, a certificate for each name."""
+    server = SystemApache(world_readable_directory(TEST_ROOT, "acme-apache-"))
+    https_port, http_port = free_port(), free_port()
+    (server.confdir / "ports.conf").write_text(f"Listen 127.0.0.1:{https_port} https\nListen 127.0.0.1:{http_port}\n")
+    pebble = new_pebble().start(http_port, https_port)
+    names = ["site1.test", "site2.test"]
+
+    def part(name):
+        return {"server": "system", "apache-confdir": str(server.confdir), "server-name": name,
+                **acme_options(pebble, https_port, http_port, **{"server-name": name}),
+                "listen": f"*:{https_port}", "http-listen": f"*:{http_port}"}
+    config = site_config(https_port, part(names[0]), parts="coleman wsgi apache apache2",
+                         environment="COLEMAN_ALLOWED_HOSTS=" + ",".join(names))
+    second = config.split("[apache]\n", 1)[1].replace(names[0], names[1])
+    b = new_buildout("acme-system")
+    lib = b.path("lib")
+    lib.mkdir()
+    (lib / "pidapp.py").write_text(PID_APP)
+    try:
+        b.build(config + "\n[apache2]\n" + second)
+        b.bin("coleman", "migrate", "--noinput")
+        server.ctl("start")
+        for script in ("apache", "apache2"):
+            b.bin(script, "install")
+        root = pebble.root()
+        serials = set()
+        for name in names:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, serial, body = https_get(https_port, root, name=name)
+                    break
+                except (OSError, ssl.SSLError):
+                    assert time.monotonic() < deadline, f"no certificate for {name}"
+                    time.sleep(0.5)
+            assert status == 200 and "Welcome to Coleman" in body
+            serials.add(serial)
+            assert f"Certificate for {name}: valid from" in b.bin("apache" if name == names[0] else "apache2",
+                                                                  "status").stdout
+        assert len(serials) == 2
+        log = (server.root / "log" / "error.log").read_text(errors="replace")
+        assert "certificate-agent: new certificate for" in log
+    finally:
+        pid_file = server.root / "run" / "apache2.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
+            deadline = time.monotonic() + 20
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.1)
+        pebble.stop()
+        shutil.rmtree(server.root, ignore_errors=True)

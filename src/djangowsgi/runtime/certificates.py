@@ -1,6 +1,8 @@
 """What bin/<part> says of the certificates mod_md manages (https = acme), from
 its md-status handler on the loopback status listener."""
 import json
+import os
+import ssl
 import sys
 import urllib.request
 
@@ -49,3 +51,22 @@ def first_certificate(server):
     return (f"mod_md obtains the certificate for {' '.join(server['managed_domains'])} from "
             f"{server['certificate_authority']} and restarts Apache gracefully when it has it; until then "
             f"HTTPS answers 503 with a temporary certificate. {sys.argv[0]} status says when it arrived.")
+
+
+def from_store(store, name):
+    """The certificate of managed domain ``name`` from mod_md's store (the system
+    Apache has no status listener of djangowsgi's; reading the store needs root)."""
+    domain = os.path.join(store, "domains", name)
+    if not os.access(os.path.join(store, "domains"), os.R_OK):
+        return f"Certificate for {name}: run as root to read mod_md's store ({store})."
+    try:
+        with open(os.path.join(domain, "md.json"), encoding="utf-8") as f:
+            names = " ".join(json.load(f).get("domains", [name]))
+        cert = ssl._ssl._test_decode_cert(os.path.join(domain, "pubcert.pem"))
+    except (OSError, ValueError, ssl.SSLError):
+        return (f"Certificate for {name}: not obtained yet; until it arrives HTTPS answers 503 with a "
+                f"temporary certificate (mod_md's messages are in the system Apache's error log).")
+    line = f"Certificate for {names}: valid from {cert['notBefore']} until {cert['notAfter']}."
+    if os.path.isdir(os.path.join(store, "staging", name)):
+        line += " A renewed one waits for the next graceful restart."
+    return line

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from djangowsgi.runtime import daemons
+from djangowsgi.runtime import certificates, daemons
 from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, failed, prepare,
                                        reload_daemons, remember_config, wait_for_new_daemons)
@@ -96,6 +96,11 @@ def install(server):
                        f"{server['site']} (remove it, or set process-group in buildout.cfg)")
     with open(server["server_conf"], encoding="utf-8") as f:
         write_if_changed(os.path.join(server["confdir"], "conf-available", SERVER_CONF + ".conf"), f.read())
+    if server.get("scripts_directory"):
+        os.makedirs(server["scripts_directory"], exist_ok=True)
+    for script in server.get("certificate_scripts", []):  # named by the server settings (https = acme)
+        with open(script, encoding="utf-8") as f:
+            write_if_changed(os.path.join(server["scripts_directory"], os.path.basename(script)), f.read(), mode=0o755)
     created = not os.path.lexists(link)
     if created:
         os.symlink(server["vhost"], link)
@@ -175,6 +180,8 @@ def status(server):
     print(f"Enabled on the system Apache (pid {pid}), {len(found)} mod_wsgi daemon process(es) of "
           f"{server['site']}, at {server['url']} (Host: {server['server_name']}), "
           f"{'answering' if answering else 'NOT answering'}.")
+    if server.get("managed_domains"):
+        print(certificates.from_store(os.path.join(server["confdir"], "md"), server["managed_domains"][0]))
     return 0 if answering and found else 1
 
 

@@ -2,6 +2,9 @@
 docs/serving.rst, built for a project that is not the example."""
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import textwrap
 import urllib.request
@@ -194,3 +197,50 @@ def test_djangorecipe_buildout_converted_by_the_guide_builds_tests_and_serves(ne
             assert response.read().decode() == "The shop's catalog"
     finally:
         subprocess.run([str(project / "bin" / "apache"), "stop"], capture_output=True)
+
+
+HTTPS = REPO / "docs" / "https.rst"
+
+
+def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
+    """docs/https.rst as written: its pebble on loopback, its public.cfg and
+    pebble.cfg (the test's caches aside) on ports 80 and 443, its commands; and
+    its system-Apache variant builds."""
+    for port in (80, 443):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something already listens on port {port}"
+    assert not os.path.exists("/tmp/pebble"), "/tmp/pebble exists: the test would overwrite it"
+    make_account("mysite")
+    authority = subprocess.Popen(["bash", "-e", "-c", doc_block(HTTPS, "On a machine whose ports 80 and 443", "::\n")],
+                                 start_new_session=True)
+    try:
+        assert authority.wait(timeout=120) == 0
+        public = doc_block(REPO / "README.rst", "``public.cfg`` beside ``buildout.cfg``")
+        assert public == doc_block(HTTPS, "``djangowsgi init`` wrote")
+        (project / "public.cfg").write_text(public)
+        (project / "pebble.cfg").write_text(doc_block(HTTPS, "points the public site at it"))
+        (project / "local-pebble.cfg").write_text("[buildout]\nextends = pebble.cfg local.cfg\n")
+        commands = doc_block(HTTPS, "client that trusts pebble's root", "::\n")
+        commands = commands.replace("-c pebble.cfg", "-c local-pebble.cfg")
+        result = subprocess.run(["bash", "-e", "-c", commands], cwd=project, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Certificate for www.mysite.example mysite.example: obtained" in result.stdout, result.stdout
+        assert result.stdout.endswith("Hello from mysite"), result.stdout
+        subprocess.run([str(project / "bin" / "apache"), "stop"], cwd=project, check=True, capture_output=True)
+        # The system-Apache variant builds as written (tests/e2e/test_https.py serves one).
+        system = doc_block(REPO / "README.rst", "On the machine's Apache the same site is")
+        assert system == doc_block(HTTPS, "443 already:")
+        (project / "system.cfg").write_text(system)
+        (project / "local-system.cfg").write_text("[buildout]\nextends = system.cfg local.cfg\n")
+        build(project, "local-system.cfg")
+        assert "<MDomain www.mysite.example mysite.example>" in (project / "parts" / "apache" / "vhost.conf").read_text()
+    finally:
+        subprocess.run([str(project / "bin" / "apache"), "stop"], cwd=project, capture_output=True)
+        try:
+            os.killpg(authority.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree("/tmp/pebble", ignore_errors=True)
+        build(project, "local.cfg")  # the self-contained server of the module's other tests
+        subprocess.run(["userdel", "--force", "mysite"], capture_output=True)

@@ -55,6 +55,7 @@ APACHE_SETS = {
     "https-hsts": {"listen": "*:443", "ssl-certificate": "/etc/ssl/mysite.pem",
                    "ssl-certificate-key": "/etc/ssl/private/mysite.key",
                    "ssl-certificate-chain": "/etc/ssl/chain.pem", "redirect-http": "true", "hsts": "31536000",
+                   "ocsp-stapling": "true",
                    "server-aliases": "mysite.example"},
     "acme": {"listen": "*:8443", "http-listen": "*:8080", "https": "acme", "acme-email": "webmaster@mysite.example",
              "acme-agreement": "true", "server-aliases": "mysite.example"},

@@ -23,8 +23,11 @@ STATES = {0: "unknown", 1: "not obtained yet", 2: "complete", 3: "expired", 4: "
 def describe(url):
     """Each managed domain's certificate, in a line or two, from mod_md's md-status."""
     status = md_status(url)
-    if isinstance(status, str):
-        return status
+    return status if isinstance(status, str) else summary(status)
+
+
+def summary(status):
+    """md-status's JSON in a line or two a managed domain."""
     lines = []
     for md in status.get("managed-domains", []):
         names = " ".join(md.get("domains", [md.get("name", "?")]))

@@ -70,7 +70,7 @@ class Pebble:
         deadline = time.monotonic() + 20
         while True:
             try:
-                self._get(self.directory_url.replace("/dir", "") + "/dir", self.acme_port)
+                self._get(self.directory_url)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -78,7 +78,7 @@ class Pebble:
                 time.sleep(0.2)
         return self
 
-    def _get(self, url, port=None):
+    def _get(self, url):
         context = ssl.create_default_context(cafile=self.api_ca)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
                                              urllib.request.HTTPSHandler(context=context))

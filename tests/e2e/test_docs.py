@@ -219,9 +219,11 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         assert public == doc_block(HTTPS, "``djangowsgi init`` wrote")
         (project / "public.cfg").write_text(public)
         (project / "pebble.cfg").write_text(doc_block(HTTPS, "points the public site at it"))
-        (project / "local-pebble.cfg").write_text("[buildout]\nextends = pebble.cfg local.cfg\n")
+        caches = f"eggs-directory = {SHARED / 'eggs'}\ndownload-cache = {SHARED / 'downloads'}\n"
+        (project / "local-pebble.cfg").write_text("[buildout]\nextends = pebble.cfg\n" + caches)
         commands = doc_block(HTTPS, "client that trusts pebble's root", "::\n")
-        commands = commands.replace("-c pebble.cfg", "-c local-pebble.cfg")
+        # The test's buildout (no bootstrap in this project) and caches.
+        commands = commands.replace("bin/buildout -N -c pebble.cfg", f"{BUILDOUT} -N -c local-pebble.cfg")
         result = subprocess.run(["bash", "-e", "-c", commands], cwd=project, capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -232,7 +234,7 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         system = doc_block(REPO / "README.rst", "On the machine's Apache the same site is")
         assert system == doc_block(HTTPS, "443 already:")
         (project / "system.cfg").write_text(system)
-        (project / "local-system.cfg").write_text("[buildout]\nextends = system.cfg local.cfg\n")
+        (project / "local-system.cfg").write_text("[buildout]\nextends = system.cfg\n" + caches)
         build(project, "local-system.cfg")
         assert "<MDomain www.mysite.example mysite.example>" in (project / "parts" / "apache" / "vhost.conf").read_text()
     finally:

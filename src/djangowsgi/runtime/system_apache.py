@@ -118,7 +118,10 @@ def install(server):
         remember_config(server)
         print(f"Enabled {server['site']}; the system Apache is not running: start it (systemctl start apache2).")
         return 0
-    return graceful(server, done=f"Enabled {server['site']}")
+    restarted = graceful(server, done=f"Enabled {server['site']}")
+    if not restarted and server.get("managed_domains"):
+        print(certificates.from_store(os.path.join(server["confdir"], "md"), server["managed_domains"][0]))
+    return restarted
 
 
 def graceful(server, done="Restarted the system Apache gracefully"):

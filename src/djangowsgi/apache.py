@@ -7,7 +7,7 @@ import time
 
 from zc.buildout import UserError
 
-from djangowsgi import apache_config, lifecycle, system
+from djangowsgi import apache_config, apache_https, lifecycle, system
 from djangowsgi.apache_site import ApacheSite
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime import writable
@@ -42,8 +42,8 @@ class Recipe:
         if site.system or site.ssl and site.ssl["acme"]:  # the system Apache's copies come from here
             if not site.system:
                 make_directory(site.ssl["acme"]["store"])
-            write_if_changed(site.certificate_event, apache_config.certificate_event(), mode=0o755)
-            write_if_changed(site.certificate_agent, apache_config.certificate_agent(), mode=0o755)
+            write_if_changed(site.certificate_event, apache_https.certificate_event(), mode=0o755)
+            write_if_changed(site.certificate_agent, apache_https.certificate_agent(), mode=0o755)
         else:
             for path in (site.certificate_event, site.certificate_agent):
                 if os.path.exists(path):

@@ -5,8 +5,8 @@ import pwd
 import sys
 
 import djangowsgi
-from djangowsgi import render
-from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX, TLS_PROFILES
+from djangowsgi import apache_https, render
+from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX
 
 
 def _access(site, granted):
@@ -35,7 +35,7 @@ def vhost(site):
         "",
     ]
     if site.ssl:
-        lines += _ssl_lines(site) + [""]  # certificates: absolute, outside any release
+        lines += apache_https.vhost_lines(site) + [""]  # certificates: absolute, outside any release
     if site.mode == "daemon":
         lines += _daemon_groups(site)
     # New code is loaded by an explicit reload, never because the script's mtime
@@ -91,7 +91,7 @@ def vhost(site):
         port=site.port,
         virtual_host=render.indent("\n".join(lines), 4),
         redirect=_redirect_vhost(site),
-        managed_domain=managed_domain(site),
+        managed_domain=apache_https.managed_domain(site),
     )
 
 
@@ -141,22 +141,8 @@ def server_scope(site, socket_prefix):
 
 def server_conf(site):
     """wsgi-server.conf: the server scope for the system Apache, the same for every site."""
-    scripts = os.path.join(site.confdir, SYSTEM_SCRIPTS)
-    lines = [
-        server_scope(site, SYSTEM_SOCKET_PREFIX),
-        "",
-        "<IfModule ssl_module>",
-        "    SSLStaplingCache shmcb:${APACHE_RUN_DIR}/djangowsgi-ssl-stapling(128000)",
-        "</IfModule>",
-        "# Certificates of the sites with https = acme: one store for every site.",
-        "<IfModule md_module>",
-        f"    MDStoreDir {render.apache(os.path.join(site.confdir, 'md'))}",
-        render.indent("\n".join(_certificate_scripts(
-            "/usr/bin/python3", os.path.join(scripts, "certificate-agent"), os.path.join(scripts, "certificate-event"),
-            "${APACHE_RUN_DIR}/djangowsgi-certificates", "${APACHE_RUN_USER}", "${APACHE_PID_FILE}")), 4),
-        "</IfModule>",
-    ]
-    return render.template("wsgi-server.conf.in", server_scope="\n".join(lines))
+    scope = server_scope(site, SYSTEM_SOCKET_PREFIX) + "\n\n" + apache_https.system_server_scope(site)
+    return render.template("wsgi-server.conf.in", server_scope=scope)
 
 
 GROUP_VARIABLE = "DJANGOWSGI_GROUP"
@@ -220,132 +206,6 @@ def _log_format(site):
     return render.apache_format(site.log_format)
 
 
-def _ssl_lines(site):
-    a = render.apache
-    ssl, acme = site.ssl, site.ssl["acme"]
-    protocols = (["h2"] if site.http2 else []) + ["http/1.1"]
-    if acme and acme["challenge"] == "tls-alpn-01":
-        protocols.append("acme-tls/1")  # mod_md answers the authority's check on the HTTPS port
-    lines = [f"Protocols {' '.join(protocols)}"] if len(protocols) > 1 else []
-    lines.append("SSLEngine on")
-    if acme:
-        lines.append(f"# The certificate: mod_md's, for {' '.join(acme['domains'])} (the <MDomain> section above)")
-    else:
-        lines += [f"SSLCertificateFile {a(ssl['certificate'])}", f"SSLCertificateKeyFile {a(ssl['key'])}"]
-        if ssl["chain"]:
-            lines.append(f"SSLCertificateChainFile {a(ssl['chain'])}")
-        if ssl["stapling"]:
-            lines.append("SSLUseStapling On")
-    profile = TLS_PROFILES[ssl["profile"]]
-    lines += [
-        f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.2 and 1.3 with forward secrecy only"
-        if profile["ciphers"] else f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.3 only",
-        f"SSLProtocol {profile['protocols']}",
-    ]
-    if profile["ciphers"]:
-        lines.append(f"SSLCipherSuite {profile['ciphers']}")
-    lines += [
-        "SSLOpenSSLConfCmd Curves X25519:prime256v1:secp384r1",
-        "# Every cipher left is strong: the client's preference (it knows whether it has AES hardware).",
-        "SSLHonorCipherOrder off",
-        "# Tickets would reuse one key for every session until Apache restarts, which breaks forward secrecy.",
-        "SSLSessionTickets off",
-    ]
-    if ssl["hsts"] is not None:
-        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % ssl['hsts'])}")
-    return lines
-
-
-def managed_domain(site):
-    """The site's <MDomain> section: what mod_md obtains, from whom, how."""
-    acme = site.ssl and site.ssl["acme"]
-    if not acme:
-        return ""
-    lines = [
-        f"MDContactEmail {render.apache(acme['email'])}",
-        f"MDCertificateAuthority {render.apache(acme['ca'])}",
-        "MDCertificateAgreement accepted",
-        f"MDCAChallenges {acme['challenge']}",
-        f"MDRenewWindow {acme['window']}",
-        "MDStapling on",
-    ]
-    names = " ".join(render.apache(name) for name in acme["domains"])
-    server_wide = []
-    if site.system:  # the self-contained server has them in httpd.conf
-        server_wide = ["# mod_md's settings for the whole system Apache: the same in every site that sets them."]
-        server_wide += _trust_and_ports(site) + [""]
-    return "\n".join(server_wide + [
-        "# The site's certificate, obtained and renewed by mod_md (docs/https.rst).",
-        f"<MDomain {names}>",
-        render.indent("\n".join(lines), 4),
-        "</MDomain>",
-        "",
-    ])
-
-
-def tls_server_scope(site):
-    """httpd.conf's TLS settings: the session cache, OCSP stapling's cache, and mod_md's."""
-    if not site.ssl:
-        return "# No HTTPS."
-    a, served = render.apache, site.served
-    # The client resumes its session for 5 minutes: a shorter handshake (tickets are off).
-    lines = [f"SSLSessionCache {a('shmcb:' + served(site.run_directory) + '/ssl-sessions(512000)')}"]
-    if site.ssl["stapling"] and not site.ssl["acme"]:
-        lines.append(f"SSLStaplingCache {a('shmcb:' + served(site.run_directory) + '/ssl-stapling(128000)')}")
-    if site.ssl["acme"]:
-        lines += ["", certificate_service(site)]
-    return "\n".join(lines)
-
-
-def certificate_service(site):
-    """mod_md's settings for the whole server: its store, whom to trust, the
-    public ports, and the two scripts that put a new certificate in service."""
-    acme = site.ssl["acme"]
-    served = site.served
-    lines = [
-        f"# Certificates from {acme['ca']}, obtained and renewed by mod_md (docs/https.rst)",
-        f"MDStoreDir {render.apache(served(acme['store']))}",
-    ] + _trust_and_ports(site)
-    lines += _certificate_scripts(sys.executable, served(site.certificate_agent), served(site.certificate_event),
-                                  served(site.certificate_events), site.user, served(site.pid_file))
-    return "\n".join(lines)
-
-
-def _trust_and_ports(site):
-    """Whom mod_md trusts besides the system's CAs, and the local ports of the public 80 and 443."""
-    acme = site.ssl["acme"]
-    lines = [f"MDCACertificateFile {render.apache(acme['ca_root'])}"] if acme["ca_root"] else []
-    ports = [] if site.port == 443 else [f"https:{site.port}"]
-    if site.ssl["redirect"] and site.ssl["http_port"] != 80:
-        ports.insert(0, f"http:{site.ssl['http_port']}")
-    if ports:
-        lines.append(f"MDPortMap {' '.join(ports)}")
-    return lines
-
-
-SYSTEM_SCRIPTS = "djangowsgi"  # <confdir>/djangowsgi/: certificate-agent and certificate-event
-
-
-def _certificate_scripts(python, agent, event, events, user, pid_file):
-    pipe = " ".join(["|" + python, agent, events, user, pid_file])
-    return [
-        "# mod_md runs certificate-event as the server's user, which cannot restart a server",
-        "# started as root; certificate-agent, a piped log started with the server (it writes",
-        "# nothing to it), restarts it gracefully when a new certificate is ready.",
-        f"MDMessageCmd {render.apache(event)} {render.apache(events)}",
-        f'CustomLog {render.apache(pipe)} "-" env=DJANGOWSGI_NEVER_SET',
-    ]
-
-
-def certificate_event():
-    return render.template("certificate-event.in")
-
-
-def certificate_agent():
-    with open(os.path.join(os.path.dirname(__file__), "runtime", "certificate_agent.py"), encoding="utf-8") as f:
-        return f.read()
-
-
 def _redirect_vhost(site):
     if not (site.ssl and site.ssl["redirect"]):
         return ""
@@ -399,7 +259,7 @@ def httpd_conf(site, vhost_path):
         server_scope=server_scope(site, a(site.socket_prefix)),
         vhost=a(vhost_path),
         status=_status_vhost(site),
-        tls=tls_server_scope(site),
+        tls=apache_https.server_scope(site),
     )
 
 
@@ -517,7 +377,7 @@ def control_script(site):
             server_conf=site.server_conf,
             modules=system_modules(site),
             certificate_scripts=[site.certificate_agent, site.certificate_event],
-            scripts_directory=os.path.join(site.confdir, SYSTEM_SCRIPTS),
+            scripts_directory=os.path.join(site.confdir, apache_https.SYSTEM_SCRIPTS),
         )
     package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
     return render.template(

@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from djangowsgi import apache_config, apache_site, manage, project, render, system, wsgi
+from djangowsgi import apache_config, apache_https, apache_site, manage, project, render, system, wsgi
 from djangowsgi.apache_site import ApacheSite
 from layout import REPO, buildout
 
@@ -33,6 +33,7 @@ def this_machine_fixed(monkeypatch):
     monkeypatch.setattr(apache_site, "DEFAULT_PROCESSES", 2)
     monkeypatch.setattr(apache_site, "sys", PYTHON)
     monkeypatch.setattr(apache_config, "sys", PYTHON)
+    monkeypatch.setattr(apache_https, "sys", PYTHON)
     monkeypatch.setattr(project, "sys", PYTHON)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.delenv("APACHE_CONFDIR", raising=False)

@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check golden bench clean packages-run packages-test packages-bench
+.PHONY: run test test-debian13 check golden bench clean packages-run packages-test packages-bench
 
 run: packages-run
 	PYTHONPATH=src $(PYTHON) -m djangowsgi bootstrap
@@ -25,6 +25,11 @@ run: packages-run
 
 test: packages-test $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit tests/e2e
+
+# The Debian 13 lane: the tests that depend on the distribution, in a Debian 13 tree
+# (debootstrap, kept in /var/tmp) with Django 5.2 and 6.1 (tools/debian13; as root).
+test-debian13:
+	tools/debian13
 
 # The unit layer: options, rendering and golden files; no Apache, no bin/buildout, no network.
 check: packages-run $(STAMP)

@@ -7,6 +7,6 @@ setup(
     packages=find_packages(),
     include_package_data=True,
     package_data={"coleman": ["templates/coleman/*.html", "static/coleman/*"]},
-    install_requires=["Django>=5.2,<6"],
+    install_requires=["Django>=5.2,<6.2"],
     python_requires=">=3.10",
 )

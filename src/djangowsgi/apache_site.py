@@ -164,7 +164,7 @@ class ApacheSite:
 
         self.httpd = part.absolute_path("httpd", system.find_apache())
         self.modules = part.absolute_path("modules-directory", system.find_modules_directory())
-        self.mod_wsgi = part.absolute_path("mod-wsgi", os.path.join(self.modules, "mod_wsgi.so"))
+        self.mod_wsgi = part.absolute_path("mod-wsgi", system.find_mod_wsgi(self.modules))
         self.check = part.boolean("check", bool(self.httpd and os.path.exists(self.httpd)))
 
         self.directory = os.path.join(buildout["buildout"]["parts-directory"], name)
@@ -358,8 +358,9 @@ class ApacheSite:
         """The most common mod_wsgi failure: a python-home of another Python."""
         part = self.part
         if not os.path.exists(self.mod_wsgi):
-            raise part.error("mod-wsgi", f"{self.mod_wsgi} does not exist: install mod_wsgi "
-                                         "(Debian: libapache2-mod-wsgi-py3) or set mod-wsgi to its path")
+            raise part.error("mod-wsgi", f"{self.mod_wsgi} does not exist: install mod_wsgi (Debian, Ubuntu: "
+                                         "libapache2-mod-wsgi-py3; Fedora: python3-mod_wsgi) or set mod-wsgi "
+                                         "to its path")
         if not os.path.isdir(self.python_home):
             raise part.error("python-home", f"{self.python_home} is not a directory")
         embedded = system.mod_wsgi_python(self.mod_wsgi)

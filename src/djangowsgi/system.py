@@ -26,6 +26,18 @@ def find_apache():
     return None
 
 
+# Debian and Ubuntu (libapache2-mod-wsgi-py3); Fedora and RHEL (python3-mod_wsgi).
+MOD_WSGI_NAMES = ("mod_wsgi.so", "mod_wsgi_python3.so")
+
+
+def find_mod_wsgi(modules):
+    """mod_wsgi in the modules directory, under the name this distribution gives it."""
+    for name in MOD_WSGI_NAMES:
+        if os.path.exists(os.path.join(modules, name)):
+            return os.path.join(modules, name)
+    return os.path.join(modules, MOD_WSGI_NAMES[0])
+
+
 def find_rotatelogs():
     return shutil.which("rotatelogs", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/bin") + SBIN))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILDOUT, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, versions_section, \
+from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, versions_section, \
     copy_world_readable, free_port, world_readable_directory
 from helpers import doc_block, one_line_error
 
@@ -264,7 +264,7 @@ def test_deploy_to_three_hosts(project, test_hosts, first_deploy):
     assert "Got " not in result.stdout
     for address in ADDRESSES:
         shipped = re.search(rf"\[root@{address}:\d+\] shipping \d+ egg\(s\): (.*)", result.stdout).group(1)
-        assert "Django-5.2.19-" in shipped and "fabric" not in shipped.lower()
+        assert f"Django-{DJANGO}-" in shipped and "fabric" not in shipped.lower()
         venvs = os.listdir(test_hosts.base(address) / "shared" / "buildout")
         assert len(venvs) == 1
     status = project.deploy("status")

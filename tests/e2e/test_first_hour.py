@@ -14,11 +14,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, world_readable_directory
+from conftest import BUILDOUT, DJANGO, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, \
+    world_readable_directory
 from helpers import doc_block, one_line_error
-from pins import versions
-
-DJANGO = versions()["Django"]
 
 
 class Developer:

@@ -6,7 +6,7 @@ import os
 import pytest
 from zc.buildout import UserError
 
-from djangowsgi import deploy, manage, wsgi
+from djangowsgi import deploy, manage, system, wsgi
 from djangowsgi.apache_site import ApacheSite
 from layout import buildout
 
@@ -201,8 +201,8 @@ MACHINE_BAD_INPUTS = [
      f"option socket-prefix: /var/tmp/{'x' * 90}/wsgi is too long for the daemon's socket (125 of at most 107 "
      f"bytes): set a shorter socket-prefix"),
     ({"mod-wsgi": "/nonexistent/mod_wsgi.so"},
-     "option mod-wsgi: /nonexistent/mod_wsgi.so does not exist: install mod_wsgi (Debian: "
-     "libapache2-mod-wsgi-py3) or set mod-wsgi to its path"),
+     "option mod-wsgi: /nonexistent/mod_wsgi.so does not exist: install mod_wsgi (Debian, Ubuntu: "
+     "libapache2-mod-wsgi-py3; Fedora: python3-mod_wsgi) or set mod-wsgi to its path"),
     ({"python-home": "/nonexistent"}, "option python-home: /nonexistent is not a directory"),
     ({"python-home": "/etc"}, "option python-home: /etc is neither a virtualenv nor a Python installation"),
     ({"log-rotation": "100M", "rotatelogs": "/nonexistent/rotatelogs"},
@@ -283,3 +283,11 @@ def test_deploy_reads_the_apache_part_it_reloads():
     recipe = deploy.Recipe.checked(sections, "deploy", DEPLOY)
     assert recipe.apache_part == "apache" and recipe.reload == "bin/apache reload"
     assert recipe.health_host == "www.mysite.example"
+
+
+def test_mod_wsgi_is_found_under_the_name_the_distribution_gives_it(tmp_path):
+    assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi.so")  # named in the error
+    (tmp_path / "mod_wsgi_python3.so").write_bytes(b"")  # Fedora's
+    assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi_python3.so")
+    (tmp_path / "mod_wsgi.so").write_bytes(b"")  # Debian's
+    assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi.so")

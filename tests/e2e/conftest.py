@@ -218,6 +218,19 @@ class SystemApache:
     def pid(self):
         return int((self.root / "run" / "apache2.pid").read_text())
 
+    def stop_and_remove(self):
+        """Stop it if it runs (SIGTERM if it can no longer read its configuration),
+        wait until it is gone, and remove its directory."""
+        pid_file = self.root / "run" / "apache2.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text())  # before the stop, which removes the file
+            if subprocess.run(["apache2ctl", "stop"], env=self.env, capture_output=True).returncode:
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.1)
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def daemons(self, user):
         """pids of the system Apache's children running as ``user``."""
         uid = pwd.getpwnam(user).pw_uid
@@ -250,13 +263,7 @@ def system_apache():
     server = SystemApache(world_readable_directory(TEST_ROOT, "system-apache-"))
     server.ctl("start")
     yield server
-    pid = server.pid
-    if subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True).returncode:
-        os.kill(pid, signal.SIGTERM)  # a configuration it can no longer read
-    deadline = time.monotonic() + 20
-    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    shutil.rmtree(server.root, ignore_errors=True)
+    server.stop_and_remove()
 
 
 @pytest.fixture(scope="session")

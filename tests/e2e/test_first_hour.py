@@ -263,16 +263,9 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
     finally:
         if os.path.exists("/srv/mysite/bin/apache"):
             subprocess.run(["/srv/mysite/bin/apache", "uninstall"], env=env, capture_output=True)
-        pid_file = server.root / "run" / "apache2.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text())
-            subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
-            deadline = time.monotonic() + 20
-            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)
+        server.stop_and_remove()
         for path in CLONES + ("/etc/ssl/mysite",):
             shutil.rmtree(path, ignore_errors=True)
-        shutil.rmtree(server.root, ignore_errors=True)
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
 
 

@@ -1,9 +1,7 @@
 """https = acme: certificates obtained and renewed by mod_md from a real ACME
 authority on loopback (pebble), and the TLS setup every HTTPS site gets."""
 import http.client
-import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -238,12 +236,5 @@ def test_two_sites_on_the_system_apache_each_get_their_own_certificate(new_build
         log = (server.root / "log" / "error.log").read_text(errors="replace")
         assert "certificate-agent: new certificate for" in log
     finally:
-        pid_file = server.root / "run" / "apache2.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text())
-            subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
-            deadline = time.monotonic() + 20
-            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)
+        server.stop_and_remove()
         pebble.stop()
-        shutil.rmtree(server.root, ignore_errors=True)

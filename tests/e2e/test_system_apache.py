@@ -3,7 +3,6 @@ private copy of /etc/apache2), each built by its own buildout and served by
 daemons running as its own account; and names too long for ps."""
 import os
 import pwd
-import shutil
 import subprocess
 import time
 
@@ -220,13 +219,6 @@ def test_sites_installed_on_a_stopped_apache_reload_alone_after_it_starts(new_bu
         assert load.failures == [] and len(load.results) > 20
         assert server.daemons(ACCOUNTS[names[1]]) == others
     finally:
-        pid_file = server.root / "run" / "apache2.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text())  # before the stop, which removes the file
-            subprocess.run(["apache2ctl", "stop"], env=server.env, capture_output=True)
-            deadline = time.monotonic() + 20
-            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)
-        shutil.rmtree(server.root, ignore_errors=True)
+        server.stop_and_remove()
         for account in ACCOUNTS.values():
             subprocess.run(["userdel", "--force", account], capture_output=True)

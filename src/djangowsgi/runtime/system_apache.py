@@ -94,13 +94,7 @@ def install(server):
     if os.path.lexists(link) and not _ours(link, server):
         return failed(f"{link} exists and is not a link to {server['vhost']}: another site uses the name "
                        f"{server['site']} (remove it, or set process-group in buildout.cfg)")
-    with open(server["server_conf"], encoding="utf-8") as f:
-        write_if_changed(os.path.join(server["confdir"], "conf-available", SERVER_CONF + ".conf"), f.read())
-    if server.get("scripts_directory"):
-        os.makedirs(server["scripts_directory"], exist_ok=True)
-    for script in server.get("certificate_scripts", []):  # named by the server settings (https = acme)
-        with open(script, encoding="utf-8") as f:
-            write_if_changed(os.path.join(server["scripts_directory"], os.path.basename(script)), f.read(), mode=0o755)
+    write_server_settings(server)
     created = not os.path.lexists(link)
     if created:
         os.symlink(server["vhost"], link)
@@ -124,12 +118,26 @@ def install(server):
     return restarted
 
 
+def write_server_settings(server):
+    """conf-available/djangowsgi.conf and the scripts it names, from this build.
+    Written before each graceful restart too: a vhost.conf of a newer djangowsgi
+    may need what only the newer server settings hold (SSLStaplingCache)."""
+    with open(server["server_conf"], encoding="utf-8") as f:
+        write_if_changed(os.path.join(server["confdir"], "conf-available", SERVER_CONF + ".conf"), f.read())
+    if server.get("scripts_directory"):
+        os.makedirs(server["scripts_directory"], exist_ok=True)
+    for script in server.get("certificate_scripts", []):  # named by the server settings (https = acme)
+        with open(script, encoding="utf-8") as f:
+            write_if_changed(os.path.join(server["scripts_directory"], os.path.basename(script)), f.read(), mode=0o755)
+
+
 def graceful(server, done="Restarted the system Apache gracefully"):
     if _need_root("graceful"):
         return 1
     pid = running_pid(server)
     if not pid:
         return failed("The system Apache is not running: start it (systemctl start apache2).")
+    write_server_settings(server)
     before = set(_daemons(server))
     result = tool(server, "apache2ctl", "graceful")
     if result.returncode:

@@ -39,10 +39,11 @@ check: packages-run $(STAMP)
 golden: $(STAMP)
 	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py tests/unit/test_init.py
 
-# The full benchmarks (run.py alone takes about twenty minutes on 2 CPUs); make test runs their smoke modes.
+# The full benchmarks (run.py and tuning.py take about twenty minutes each on 2 CPUs); make test runs their smoke modes.
 bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py
+	$(VENV)/bin/python bench/tuning.py
 	$(VENV)/bin/python bench/deploy.py
 
 # The Debian packages of each target (tools/install-system-packages lists them).

@@ -7,7 +7,7 @@ attack bounded in time.
     python bench/edge.py --smoke    a few seconds per target (run by make test)
 
 "Previous defaults" are approximated with options: no mod_reqtimeout, 400
-workers like Apache's stock event MPM (in 7 processes of 64 threads, all started
+workers like Apache's stock event MPM (in 2 processes of 200 threads, all started
 at once, where the stock MPM starts 3 of 25), a listen backlog of 511 (stock),
 no compression, no Cache-Control, no body limit, and one daemon group for every
 request (no group of its own for requests with a body).
@@ -148,15 +148,6 @@ def slow_bodies(port, connections, seconds):
     return under_attack(port, lambda: trickle(port, connections, seconds, head, b"a", 1), seconds)
 
 
-def flood(port, connections, seconds):
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = {kind: int(n) for kind, n in re.findall(r"(connect|read|write|timeout) (\d+)", out)}
-    return dict(requests=total, socket_errors=sum(v for k, v in errors.items() if k != "timeout"),
-                timeouts=errors.get("timeout", 0))
-
-
 def wire_bytes(port, path, encoding):
     command = ["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", f"http://127.0.0.1:{port}{path}"]
     if encoding:
@@ -172,12 +163,6 @@ def static_rate(port, path, seconds, encoding):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def settle(port):
-    """Until the server has let go of the last attack's connections."""
-    bench.wait_for_200(port, seconds=60)
-    time.sleep(2)
-
-
 def measure(smoke):
     scale = dict(header_connections=100 if smoke else 1000, body_connections=50 if smoke else 300,
                  attack_seconds=8 if smoke else 60, flood_connections=200 if smoke else 2000,
@@ -191,16 +176,16 @@ def measure(smoke):
     for name, port in PORTS.items():
         with _server(site, name, port):
             print(f"{name}: slow headers", flush=True)
-            settle(port)
+            bench.settle(port)
             entry = results[name] = {}
             entry["slow headers"] = slow_headers(port, scale["header_connections"], scale["attack_seconds"])
-            settle(port)
+            bench.settle(port)
             print(f"{name}: slow bodies", flush=True)
             entry["slow bodies"] = slow_bodies(port, scale["body_connections"], scale["attack_seconds"])
-            settle(port)
+            bench.settle(port)
             print(f"{name}: flood", flush=True)
-            entry["flood"] = flood(port, scale["flood_connections"], scale["flood_seconds"])
-            settle(port)
+            entry["flood"] = bench.flood(port, scale["flood_connections"], scale["flood_seconds"])
+            bench.settle(port)
             css, js = "/static/admin/css/base.css", "/static/admin/js/core.js"
             entry["bytes"] = {path: {enc or "identity": wire_bytes(port, path, enc) for enc in ("", "gzip", "br")}
                               for path in (css, js)}

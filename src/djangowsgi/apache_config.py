@@ -298,8 +298,11 @@ def edge(site):
         "LimitRequestFields 100",
         "LimitRequestFieldSize 8190",
         "",
-        f"# The event MPM: {site.workers} workers, {site.server_limit} processes of {site.threads_per_child} threads,",
+        f"# The event MPM: {site.workers} workers, {site.server_limit} process{'es' if site.server_limit > 1 else ''} "
+        f"of {site.threads_per_child} threads,",
         "# all started at once and kept (MaxSpareThreads): a burst never waits for a new process.",
+        "# A request waiting for a daemon holds a worker; a process whose workers are all busy",
+        "# closes its idle keep-alive connections (docs/serving.rst, \"Slow clients and floods\").",
         f"ServerLimit {site.server_limit}",
         f"StartServers {site.server_limit}",
         f"ThreadLimit {site.threads_per_child}",

@@ -23,13 +23,14 @@ DAEMON_TIMEOUTS = (
 )
 # Off unless set (0 is mod_wsgi's "never").
 DAEMON_LIMITS = ("inactivity-timeout", "maximum-requests")
-# From bench/run.py on 2 CPUs (docs/benchmarks.rst): the page is CPU-bound,
-# and threads beyond a few only fight over the GIL (15 threads: 0.6x gunicorn;
-# 1 thread: 0.9x). A process a CPU; 3 threads leave room for requests waiting
-# on a database or a remote service (a page waiting 5 ms: 393/s with 3 threads,
-# 202/s with 1).
+# A daemon process a CPU (at least 2, so that reload always leaves one answering).
+# Its threads, by what the site's views do (bench/tuning.py, docs/benchmarks.rst,
+# 2 CPUs, six rounds): a view waiting on a database or a service wants threads
+# to wait in (2 x 10 answered a page waiting 5 ms 1.27x faster than 2 x 3),
+# a view that computes wants few, as they share one GIL (2 x 10 answered the
+# CPU-bound page at 0.91x of 2 x 3, with a p99 of 90 ms against 60).
 DEFAULT_PROCESSES = max(2, os.cpu_count() or 2)
-DEFAULT_THREADS = 3
+WORKLOAD_THREADS = {"io": 10, "cpu": 3}
 # combined, then the response time in microseconds and the mod_wsgi process group
 # that answered ("-" for files Apache served itself).
 LOG_FORMAT = '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D %{DJANGOWSGI_GROUP}e'
@@ -52,11 +53,20 @@ SYSTEM_SOCKET_PREFIX = "${APACHE_RUN_DIR}/wsgi"
 # the server unreachable without it, and 1500 could not with it.
 REQUEST_READ_TIMEOUT = "header=10-20,MinRate=500 body=20,MinRate=500"
 READ_TIMEOUT_STAGE = r"(header|body|handshake)=\d+(-\d+)?(,MinRate=\d+)?"
-# Apache's workers are threads that mostly wait on the network (the daemons do
-# the Python work): enough of them for a thousand slow or idle connections,
-# all started at once, so that a flood does not wait for new processes.
-DEFAULT_WORKERS = 1024
-THREADS_PER_CHILD = 64
+# Apache's workers are threads that mostly wait (on the network, or for a daemon
+# to take the request): all started at once, so that a flood does not wait for
+# new processes. A request waiting for a daemon holds a worker, and an event MPM
+# process whose workers are all busy closes its idle keep-alive connections,
+# failing the request a client sends on one meanwhile. Measured with 2000
+# clients on 2 CPUs (bench/tuning.py, docs/benchmarks.rst): 16 processes of 64
+# threads failed 22-59% of requests, 8 of 320 0.5%, 4 of 640 none. Hence more
+# workers than clients, in few large processes, which even out how many
+# connections each one holds. The price: Apache calls times() once a request,
+# and Linux counts every thread of the process for it (371 us of Apache's CPU a
+# request with 64 threads, 649 with 640); worker-threads lowers it where no
+# flood reaches Apache (behind a balancer).
+DEFAULT_WORKERS = 2560
+DEFAULT_WORKER_THREADS = 640
 # bin/<part> status asks mod_status on a loopback port of its own: the site's
 # port + 10000 (8000 -> 18000) unless status-listen says otherwise.
 STATUS_PORT_OFFSET = 10000
@@ -118,7 +128,8 @@ class ApacheSite:
             raise self.root_user()
 
         self.processes = part.integer("processes", DEFAULT_PROCESSES, 1, 1000)
-        self.threads = part.integer("threads", DEFAULT_THREADS, 1, 1000)
+        self.workload = part.choice("workload", "io", tuple(WORKLOAD_THREADS))
+        self.threads = part.integer("threads", WORKLOAD_THREADS[self.workload], 1, 1000)
         self.timeouts = [(key, part.integer(key, default, 0)) for key, default in DAEMON_TIMEOUTS]
         self.limits = [(key, part.integer(key, 0, 0)) for key in DAEMON_LIMITS]
         self.display_name = part.apache_value(
@@ -320,8 +331,14 @@ class ApacheSite:
                                                      f"[,MinRate=rate] list, e.g. {REQUEST_READ_TIMEOUT}, or off")
         self.request_read_timeout = None if timeout == "off" else timeout
         self.workers = part.integer("workers", DEFAULT_WORKERS, 1, 20000)
-        self.threads_per_child = min(THREADS_PER_CHILD, self.workers)
-        self.server_limit = -(-self.workers // self.threads_per_child)
+        if part.get("worker-threads") is None:
+            # At least two processes: one that crashes takes only its own connections.
+            self.server_limit = min(self.workers, max(2, -(-self.workers // DEFAULT_WORKER_THREADS)))
+            self.threads_per_child = -(-self.workers // self.server_limit)
+        else:
+            self.threads_per_child = min(self.workers, part.integer("worker-threads", DEFAULT_WORKER_THREADS, 1,
+                                                                    20000))
+            self.server_limit = -(-self.workers // self.threads_per_child)
         self.listen_backlog = part.integer("listen-backlog", 4096, 1, 65535)
         self.keep_alive_timeout = part.integer("keep-alive-timeout", 5, 0, 3600)
         self.max_body_size = part.size("max-body-size", "100M")

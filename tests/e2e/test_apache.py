@@ -3,12 +3,14 @@ import gzip
 import http.client
 import os
 import re
+import resource
 import selectors
 import socket
 import ssl
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,10 +46,22 @@ def cmdline(pid):
 @pytest.fixture(scope="module")
 def site(new_buildout):
     site = Site(new_buildout("apache-daemon"), free_port())
-    started = site.ctl("start")
-    assert "Started" in started.stdout
+    # Started as from a login shell or by systemd, with 1024 open files allowed.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    started = subprocess.run(["prlimit", f"--nofile=1024:{hard}", str(site.buildout.path("bin", "apache")), "start"],
+                             cwd=site.buildout.directory, capture_output=True, text=True)
+    assert "Started" in started.stdout, started.stdout + started.stderr
     yield site
     site.ctl("stop", check=False)
+
+
+def test_apache_may_open_enough_files_for_its_workers(site):
+    """2560 workers in 4 processes: each may hold a client's connection and a
+    daemon's socket per worker, more than 1024 files."""
+    apache_parent = int(site.buildout.path("var", "run", "apache", "httpd.pid").read_text())
+    limits = Path(f"/proc/{apache_parent}/limits").read_text()
+    soft = int(re.search(r"^Max open files\s+(\d+)", limits, re.M).group(1))
+    assert soft == min(8192, resource.getrlimit(resource.RLIMIT_NOFILE)[1]), limits
 
 
 def test_home_page_and_admin(site):
@@ -67,7 +81,7 @@ def test_status_shows_what_mod_status_knows(site):
         shown = site.ctl("status").stdout
     assert "answering" in shown
     assert re.search(r"Up (\d+ min )?\d+ s, \d+ requests served", shown), shown
-    assert re.search(r"Workers: \d+ serving a request, \d+ idle, of 1024 ", shown), shown
+    assert re.search(r"Workers: \d+ serving a request, \d+ idle, of 2560 ", shown), shown
     status_url = f"http://127.0.0.1:{site.port + 10000 if site.port <= 55535 else site.port - 10000}/server-status"
     assert f"Every request being served: {status_url}" in shown
     connection = http.client.HTTPConnection(*status_url.split("/")[2].split(":"), timeout=5)

@@ -37,8 +37,11 @@ def test_benchmark_smoke_run(tmp_path):
         assert results[f"cpu/request, {row}"]["median"] > 0, row
     assert any(name.startswith("cpu/request, page: nginx + gunicorn") and name.endswith("application server")
                for name in results)
-    assert set(report["targets"]) == {"page vs best peer", "static vs nginx",
-                                      "p99 vs nginx + gunicorn (lower is better)"}
+    assert set(report["targets"]) == {"page vs best peer", "page waiting vs best peer", "static vs nginx",
+                                      "flood socket errors, % (lower is better)"}
+    # The flood (200 connections in smoke mode) against the package and the peers behind nginx and granian.
+    for server in ("apache daemon (package defaults)", "nginx + gunicorn 2 sync workers", "granian 2 workers"):
+        assert results[f"flood: {server}, socket errors"]["values"], server
     assert report["peers"]["gunicorn"] == "27.0.1" and "nginx/" in report["peers"]["nginx"]
     assert results["page: apache daemon (package defaults)"]["median"] > 0
     # The one figure that is a promise rather than a measurement:
@@ -56,3 +59,16 @@ def test_edge_benchmark_smoke_run(tmp_path):
         for target in ("slow headers", "slow bodies", "flood", "bytes", "static req/s"):
             assert results[server][target], (server, target)
     assert "slow headers: probes answered 200" in result.stdout  # the table was printed
+
+
+def test_tuning_benchmark_smoke_run(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "tuning.py"), "--smoke", "--output", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [written] = tmp_path.glob("smoke-tuning-*.json")
+    report = json.loads(written.read_text())
+    for shape in ("2 x 3", "2 x 6", "nginx + gunicorn 2 sync workers", "granian 2 workers"):
+        assert report["daemons"][shape]["page"] and report["daemons"][shape]["waiting"], shape
+    assert report["mpm"]["4 x 640, factor 2"]["flood requests"]
+    assert report["cost"]["generated"]["apache us"]
+    assert "event MPM, 2000 connections" in result.stdout  # the table was printed

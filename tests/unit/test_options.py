@@ -1,14 +1,17 @@
 """Bad input of every recipe, read from the options alone: one exact line naming
 the part and the option. (tests/e2e keeps one case a recipe, through a real
 bin/buildout, to show that the line reaches the user and no file changes.)"""
+import configparser
 import os
+import re
+import textwrap
 
 import pytest
 from zc.buildout import UserError
 
-from djangowsgi import deploy, manage, system, wsgi
+from djangowsgi import apache_config, deploy, manage, system, wsgi
 from djangowsgi.apache_site import ApacheSite
-from layout import buildout
+from layout import REPO, buildout
 
 PROJECT = {"eggs": "mysite", "settings": "mysite.settings"}
 
@@ -152,6 +155,7 @@ APACHE_BAD_INPUTS = [
       "redirect-http": "true", "http-listen": "8443"}, "option http-listen: port 8443 is the HTTPS port of listen"),
     ({"processes": "0"}, "option processes: 0 is out of range (from 1 to 1000)"),
     ({"threads": "many"}, "option threads: 'many' is not a whole number"),
+    ({"workload": "web"}, "option workload: 'web' is not one of io, cpu"),
     ({"mode": "threaded"}, "option mode: 'threaded' is not one of daemon, embedded"),
     ({"apache-version": "2.0"}, "option apache-version: '2.0' is not one of 2.4, 2.2"),
     ({"process-group": "my site"},
@@ -170,6 +174,7 @@ APACHE_BAD_INPUTS = [
     ({"log-keep": "0"}, "option log-keep: 0 is out of range (from 1 to 10000)"),
     ({"body-processes": "-1"}, "option body-processes: -1 is out of range (from 0 to 1000)"),
     ({"workers": "0"}, "option workers: 0 is out of range (from 1 to 20000)"),
+    ({"worker-threads": "0"}, "option worker-threads: 0 is out of range (from 1 to 20000)"),
     ({"request-read-timeout": "header=ten"},
      "option request-read-timeout: 'header=ten' is not mod_reqtimeout's stage=timeout[-maximum][,MinRate=rate] "
      "list, e.g. header=10-20,MinRate=500 body=20,MinRate=500, or off"),
@@ -224,6 +229,26 @@ def fake_python_home(directory, version, home):
     directory.mkdir()
     (directory / "pyvenv.cfg").write_text(f"home = {home}\nversion = {version}\n")
     return directory
+
+
+@pytest.mark.parametrize("change, threads", [({}, 10), ({"workload": "cpu"}, 3),
+                                             ({"workload": "cpu", "threads": "5"}, 5)])
+def test_daemon_threads_follow_the_workload_unless_set(change, threads):
+    site = ApacheSite(buildout(), "apache", {**SITE, **change})
+    assert site.threads == threads
+    assert f" threads={threads} " in apache_config.vhost(site)
+
+
+def test_serving_docs_workload_block_gives_the_threads_it_says():
+    """docs/serving.rst, "How many daemons, how many threads": the block as written,
+    then with its commented choice taken."""
+    text = (REPO / "docs" / "serving.rst").read_text().split("How many daemons, how many threads", 1)[1]
+    block = textwrap.dedent(re.match(r"\n((?:    .*\n|\n)+)", text.split(".. code-block:: ini\n", 1)[1]).group(1))
+    for ini, threads in ((block, 10), (block.replace("#workload = cpu", "workload = cpu"), 3)):
+        parser = configparser.ConfigParser(strict=False)
+        parser.read_string(ini)
+        site = ApacheSite(buildout(), "apache", {**SITE, **parser["apache"]})
+        assert site.threads == threads, ini
 
 
 def test_python_home_of_another_python(tmp_path):

@@ -66,7 +66,7 @@ APACHE_SETS = {
     "system": {"server": "system", "listen": "*:80", "user": "mysite", "writable": "var/db var/media"},
     "embedded": {"mode": "embedded", "listen": "127.0.0.1:8080", "apache-version": "2.2"},
     "edge-changed": {"listen": "0.0.0.0:8000", "processes": "4", "threads": "8", "body-processes": "0",
-                     "workers": "300", "listen-backlog": "511", "keep-alive-timeout": "2",
+                     "workers": "300", "worker-threads": "64", "listen-backlog": "511", "keep-alive-timeout": "2",
                      "request-read-timeout": "off", "max-body-size": "10M", "compress": "false",
                      "static-max-age": "60", "hashed-max-age": "86400", "log-rotation": "off",
                      "log-level": "info", "status-listen": "off", "preload": "false", "display-name": "mysite",

@@ -3,21 +3,44 @@ called from, waiting, reporting a failure, the remembered configuration, and
 restarting a site's daemons one at a time."""
 import hashlib
 import os
+import resource
 import socket
 import sys
 
 from djangowsgi.runtime import daemons, writable
 
 WAIT = 15.0  # seconds for a server to come up or go away
+# Each of Apache's worker threads can hold a client's connection and a daemon's
+# socket at once, and an event MPM process keeps idle keep-alive connections
+# besides: more than the 1024 open files a login shell or systemd gives. Debian's
+# apache2ctl gives the system Apache this many.
+OPEN_FILES = 8192
 
 
 def prepare(server, command, commands_as_root):
     """The server's paths as called (see as_called); as root, before a command that
     (re)starts daemons, the writable directories given to the daemon's account."""
     server = as_called(server, sys.argv[0])
-    if command in commands_as_root and os.geteuid() == 0:
-        writable.give(server.get("writable", []), server["user"], server["group"])
+    if command in commands_as_root:
+        raise_open_files(OPEN_FILES)
+        if os.geteuid() == 0:
+            writable.give(server.get("writable", []), server["user"], server["group"])
     return server
+
+
+def raise_open_files(wanted):
+    """Raise this process's limit of open files (which Apache inherits) to
+    ``wanted``: the soft limit up to the hard one, and the hard one too as root."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return
+    try:  # root may raise the hard limit, unless a container forbids it
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def as_called(server, script):

@@ -43,10 +43,13 @@ BENCH_REQUIREMENTS = ["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0", "gunicorn==2
 DJANGORECIPE = "2.2.1"
 PORTS = {"daemon": 18001, "embedded": 18002, "nopreload": 18003, "gunicorn": 18004, "express": 18005,
          "nginx-gunicorn": 18006, "granian": 18007, "uwsgi": 18008, "nginx-uwsgi": 18009,
-         "nginx-gunicorn-nolog": 18010, "apache-floor": 18013, "threads1": 18014}  # edge.py: 18011-18012
+         "nginx-gunicorn-nolog": 18010, "apache-floor": 18013, "cpu": 18014, "lean": 18015}
+# edge.py: 18011-18012; tuning.py: 18020-18030
 BACKEND = 10  # a peer behind nginx listens on nginx's port + 10
 CONNECTIONS, THREADS = 20, 2
 FLOOD = 2000  # connections of the flood rows (200 in smoke mode)
+# The package's Apache parts measured like the peers: row suffix by part.
+VARIANTS = {"daemon": " (package defaults)", "cpu": ", workload = cpu", "lean": ", worker-threads = 64"}
 # The example's /waiting/ page sleeps this long first, as a view waiting on a remote
 # database or service does: what a daemon's threads are for.
 WAIT_MS = 5
@@ -88,7 +91,7 @@ def site_config(develop):
     return f"""
 [buildout]
 develop = {develop}
-parts = django wsgi daemon embedded nopreload threads1
+parts = django wsgi daemon embedded nopreload cpu lean
 eggs-directory = {WORK}/eggs
 download-cache = {WORK}/downloads
 allow-picked-versions = false
@@ -107,7 +110,7 @@ settings = ${{django:settings}}
 environment = ${{django:environment}}
 """ + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
         ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
-        ("threads1", "threads = 1"))) + versions_section(djangowsgi=__version__)
+        ("cpu", "workload = cpu"), ("lean", "worker-threads = 64"))) + versions_section(djangowsgi=__version__)
 
 
 def world_readable_copy(source, target):
@@ -474,23 +477,21 @@ def measure(smoke, runs):
 
     for n in range(runs):
         print(f"Run {n + 1} of {runs}", flush=True)
-        for part in ("daemon", "embedded", "threads1"):
+        for part in ("daemon", "embedded", "cpu", "lean"):
             with apache_server(site, part):
                 page = wrk(PORTS[part], "/", seconds)
-                if part != "embedded":
+                if part in VARIANTS:
+                    record_load(f"page: apache daemon{VARIANTS[part]}", page, p99=True)
                     waiting = wrk(PORTS[part], f"/waiting/?ms={WAIT_MS}", seconds)
-                    record(f"page waiting {WAIT_MS} ms: apache daemon{', threads = 1' if part == 'threads1' else ''}",
-                           waiting["rate"], "req/s")
+                    record(f"page waiting {WAIT_MS} ms: apache daemon{VARIANTS[part]}", waiting["rate"], "req/s")
+                else:
+                    record("page: apache embedded", page["rate"], "req/s")
                 if part == "daemon":
-                    record_load("page: apache daemon (package defaults)", page, p99=True)
                     record_load("static: apache /static/", wrk(PORTS[part], static, seconds))
                     record("static: django /django-static/",
                            wrk(PORTS[part], "/django-static/coleman/style.css", seconds)["rate"], "req/s")
-                    record_flood("apache daemon (package defaults)", PORTS[part])
-                elif part == "threads1":
-                    record_load("page: apache daemon, threads = 1", page, p99=True)
-                else:
-                    record("page: apache embedded", page["rate"], "req/s")
+                if part in ("daemon", "lean"):
+                    record_flood(f"apache daemon{VARIANTS[part]}", PORTS[part])
         with gunicorn_server(site, venv, processes):
             record(f"page: gunicorn {processes} sync workers", wrk(PORTS["gunicorn"], "/", seconds)["rate"], "req/s")
         with express_server(site, venv):
@@ -567,8 +568,8 @@ def targets(results, processes):
     waiting, waiting_peer = best(f"page waiting {WAIT_MS} ms: ")
     found = {
         "page vs best peer": (median("page: apache daemon (package defaults)") / page, 1.0, page_peer),
-        "page waiting vs best peer": (median(f"page waiting {WAIT_MS} ms: apache daemon") / waiting, 1.0,
-                                      waiting_peer),
+        "page waiting vs best peer": (
+            median(f"page waiting {WAIT_MS} ms: apache daemon (package defaults)") / waiting, 1.0, waiting_peer),
         "static vs nginx": (median("static: apache /static/") / median("static: nginx /static/"), 0.5,
                             "static: nginx /static/"),
         "flood socket errors, % (lower is better)": (

@@ -28,8 +28,10 @@ def test_benchmark_smoke_run(tmp_path):
         assert any(name.startswith(f"page: {peer} ") and results[name]["median"] > 0 for name in results), peer
     assert results["static: nginx /static/"]["median"] > 0
     assert results["static: apache floor (minimal config)"]["median"] > 0
-    assert results["page: apache daemon, threads = 1"]["median"] > 0
-    for server in ("apache daemon", "apache daemon, threads = 1", "nginx + gunicorn 2 sync workers"):
+    assert results["page: apache daemon, workload = cpu"]["median"] > 0
+    assert results["page: apache daemon, worker-threads = 64"]["median"] > 0
+    for server in ("apache daemon (package defaults)", "apache daemon, workload = cpu",
+                   "nginx + gunicorn 2 sync workers"):
         assert results[f"page waiting 5 ms: {server}"]["median"] > 0, server
     # Where the CPU went, by kind of process: Apache's workers and the daemons; nginx and gunicorn.
     for row in ("page: apache daemon (package defaults): apache", "page: apache daemon (package defaults): "
@@ -40,7 +42,8 @@ def test_benchmark_smoke_run(tmp_path):
     assert set(report["targets"]) == {"page vs best peer", "page waiting vs best peer", "static vs nginx",
                                       "flood socket errors, % (lower is better)"}
     # The flood (200 connections in smoke mode) against the package and the peers behind nginx and granian.
-    for server in ("apache daemon (package defaults)", "nginx + gunicorn 2 sync workers", "granian 2 workers"):
+    for server in ("apache daemon (package defaults)", "apache daemon, worker-threads = 64",
+                   "nginx + gunicorn 2 sync workers", "granian 2 workers"):
         assert results[f"flood: {server}, socket errors"]["values"], server
     assert report["peers"]["gunicorn"] == "27.0.1" and "nginx/" in report["peers"]["nginx"]
     assert results["page: apache daemon (package defaults)"]["median"] > 0

@@ -43,23 +43,9 @@ body-processes = 0
 PROBE_FROM = "127.0.0.2"  # the attacker is 127.0.0.1
 
 
-def site_config(develop):
-    parts = "".join(bench.APACHE_PART.format(name=name, port=port, extra=PREVIOUS if name == "previous" else "")
-                    for name, port in PORTS.items())
-    config = re.sub(r"(?m)^parts = .*$", "parts = django wsgi edge previous", bench.site_config(develop))
-    return config[:config.index("\n[daemon]")] + parts + config[config.index("\n[versions]"):]
-
-
 def build_site(venv):
-    site = bench.WORK / "edge-site"
-    if site.exists():
-        subprocess.run(["rm", "-rf", str(site)], check=True)
-    site.mkdir(parents=True)
-    bench.world_readable_copy(bench.REPO / "example", site / "example")
-    (site / "buildout.cfg").write_text(site_config(f"{bench.REPO} example"))
-    bench.run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
-    bench.run(site / "bin" / "django", "migrate", "--noinput", "-v0", cwd=site)
-    return site
+    return bench.build_site(venv, "edge-site", [(name, port, PREVIOUS if name == "previous" else "")
+                                                for name, port in PORTS.items()])
 
 
 # -- clients ------------------------------------------------------------------------

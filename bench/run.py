@@ -87,11 +87,17 @@ aliases = /static/ ${{buildout:directory}}/var/static/
 """
 
 
-def site_config(develop):
+# The package's Apache parts of the benchmark's site: (part, its own options).
+SITE_PARTS = [("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
+              ("cpu", "workload = cpu"), ("lean", "worker-threads = 64")]
+
+
+def site_config(develop, apache_parts):
+    """The example's buildout.cfg with ``apache_parts``: [(part, port, its own options)]."""
     return f"""
 [buildout]
 develop = {develop}
-parts = django wsgi daemon embedded nopreload cpu lean
+parts = django wsgi {" ".join(name for name, _, _ in apache_parts)}
 eggs-directory = {WORK}/eggs
 download-cache = {WORK}/downloads
 allow-picked-versions = false
@@ -108,9 +114,8 @@ recipe = djangowsgi:wsgi
 eggs = ${{django:eggs}}
 settings = ${{django:settings}}
 environment = ${{django:environment}}
-""" + "".join(APACHE_PART.format(name=name, port=PORTS[name], extra=extra) for name, extra in (
-        ("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
-        ("cpu", "workload = cpu"), ("lean", "worker-threads = 64"))) + versions_section(djangowsgi=__version__)
+""" + "".join(APACHE_PART.format(name=name, port=port, extra=extra) for name, port, extra in apache_parts) + \
+        versions_section(djangowsgi=__version__)
 
 
 def world_readable_copy(source, target):
@@ -121,12 +126,14 @@ def world_readable_copy(source, target):
             os.chmod(os.path.join(root, name), 0o644)
 
 
-def build_site(venv):
-    site = WORK / "site"
+def build_site(venv, name="site", apache_parts=None):
+    """The example built in WORK/``name`` with ``apache_parts`` (site_config), SITE_PARTS by default."""
+    site = WORK / name
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     world_readable_copy(REPO / "example", site / "example")
-    (site / "buildout.cfg").write_text(site_config(f"{REPO} example"))
+    apache_parts = apache_parts or [(part, PORTS[part], extra) for part, extra in SITE_PARTS]
+    (site / "buildout.cfg").write_text(site_config(f"{REPO} example", apache_parts))
     run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
     run(site / "bin" / "django", "migrate", "--noinput", "-v0", cwd=site)
     # A few notes, so that the page reads rows from the database.

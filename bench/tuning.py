@@ -17,7 +17,6 @@ import os
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,30 +37,10 @@ def shape_part(processes, threads):
     return f"p{processes}x{threads}"
 
 
-def site_config(develop):
-    parts = {shape_part(p, t): (FIRST_PORT + i, f"processes = {p}\nthreads = {t}")
-             for i, (p, t) in enumerate(DAEMON_SHAPES)}
-    parts["mpm"] = (MPM_PORT, "")
-    config = bench.site_config(develop)
-    config = re.sub(r"(?m)^parts = .*$", "parts = django wsgi " + " ".join(parts), config)
-    return (config[:config.index("\n[daemon]")]
-            + "".join(bench.APACHE_PART.format(name=name, port=port, extra=extra)
-                      for name, (port, extra) in parts.items())
-            + config[config.index("\n[versions]"):])
-
-
 def build_site(venv):
-    site = bench.WORK / "tuning-site"
-    subprocess.run(["rm", "-rf", str(site)], check=True)
-    site.mkdir(parents=True)
-    bench.world_readable_copy(bench.REPO / "example", site / "example")
-    (site / "buildout.cfg").write_text(site_config(f"{bench.REPO} example"))
-    bench.run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
-    bench.run(site / "bin" / "django", "migrate", "--noinput", "-v0", cwd=site)
-    bench.run(site / "bin" / "django", "shell", "-c",
-              "from coleman.models import Note\n"
-              "[Note.objects.create(title=f'Note {i}', body='x' * 200) for i in range(10)]", cwd=site)
-    return site
+    parts = [(shape_part(p, t), FIRST_PORT + i, f"processes = {p}\nthreads = {t}")
+             for i, (p, t) in enumerate(DAEMON_SHAPES)]
+    return bench.build_site(venv, "tuning-site", parts + [("mpm", MPM_PORT, "")])
 
 
 MPM_LINES = ("ServerLimit", "StartServers", "ThreadLimit", "ThreadsPerChild", "MaxRequestWorkers",

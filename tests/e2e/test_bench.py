@@ -7,12 +7,17 @@ import sys
 from conftest import REPO
 
 
-def test_benchmark_smoke_run(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--smoke", "--output", str(tmp_path)],
+def smoke_run(script, tmp_path):
+    """bench/``script`` in smoke mode: what it printed, and the report it wrote."""
+    result = subprocess.run([sys.executable, str(REPO / "bench" / script), "--smoke", "--output", str(tmp_path)],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     [written] = tmp_path.glob("smoke-*.json")
-    report = json.loads(written.read_text())
+    return result.stdout, json.loads(written.read_text())
+
+
+def test_benchmark_smoke_run(tmp_path):
+    stdout, report = smoke_run("run.py", tmp_path)
     results = report["results"]
     for target in ("page: apache daemon (package defaults)", "page: apache embedded",
                    "page: mod_wsgi-express defaults", "page: django handler in-process (ceiling)",
@@ -49,29 +54,22 @@ def test_benchmark_smoke_run(tmp_path):
     assert results["page: apache daemon (package defaults)"]["median"] > 0
     # The one figure that is a promise rather than a measurement:
     assert results["files rewritten by no-op: djangowsgi"]["values"] == [0]
-    assert "page: apache daemon (package defaults)" in result.stdout  # the table was printed
+    assert "page: apache daemon (package defaults)" in stdout  # the table was printed
 
 
 def test_edge_benchmark_smoke_run(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "edge.py"), "--smoke", "--output", str(tmp_path)],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    [written] = tmp_path.glob("smoke-edge-*.json")
-    results = json.loads(written.read_text())["results"]
+    stdout, report = smoke_run("edge.py", tmp_path)
+    results = report["results"]
     for server in ("edge", "previous"):
         for target in ("slow headers", "slow bodies", "flood", "bytes", "static req/s"):
             assert results[server][target], (server, target)
-    assert "slow headers: probes answered 200" in result.stdout  # the table was printed
+    assert "slow headers: probes answered 200" in stdout  # the table was printed
 
 
 def test_tuning_benchmark_smoke_run(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "tuning.py"), "--smoke", "--output", str(tmp_path)],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    [written] = tmp_path.glob("smoke-tuning-*.json")
-    report = json.loads(written.read_text())
+    stdout, report = smoke_run("tuning.py", tmp_path)
     for shape in ("2 x 3", "2 x 6", "nginx + gunicorn 2 sync workers", "granian 2 workers"):
         assert report["daemons"][shape]["page"] and report["daemons"][shape]["waiting"], shape
     assert report["mpm"]["4 x 640, factor 2"]["flood requests"]
     assert report["cost"]["generated"]["apache us"]
-    assert "event MPM, 2000 connections" in result.stdout  # the table was printed
+    assert "event MPM, 2000 connections" in stdout  # the table was printed

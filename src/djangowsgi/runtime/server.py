@@ -18,8 +18,9 @@ OPEN_FILES = 8192
 
 
 def prepare(server, command, commands_as_root):
-    """The server's paths as called (see as_called); as root, before a command that
-    (re)starts daemons, the writable directories given to the daemon's account."""
+    """The server's paths as called (see as_called); before a command that
+    (re)starts Apache or daemons, Apache's limit of open files raised and, as
+    root, the writable directories given to the daemon's account."""
     server = as_called(server, sys.argv[0])
     if command in commands_as_root:
         raise_open_files(OPEN_FILES)

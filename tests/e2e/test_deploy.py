@@ -604,8 +604,11 @@ def unfinished_releases(test_hosts, address):
 def deploy_until(project, pattern, then, *args):
     """bin/deploy, and ``then()`` once a line of its output matches ``pattern``:
     (exit status, all its output)."""
+    # SIGINT as a terminal gives it, even where the tests were started in the background
+    # (which ignores SIGINT, and Python then leaves it ignored).
     process = subprocess.Popen([str(project.directory / "bin" / "deploy"), *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines, done = [], False
     try:
         for line in process.stdout:

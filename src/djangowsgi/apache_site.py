@@ -58,8 +58,9 @@ READ_TIMEOUT_STAGE = r"(header|body|handshake)=\d+(-\d+)?(,MinRate=\d+)?"
 # new processes. A request waiting for a daemon holds a worker, and an event MPM
 # process whose workers are all busy closes its idle keep-alive connections,
 # failing the request a client sends on one meanwhile. Measured with 2000
-# clients on 2 CPUs (bench/tuning.py, docs/benchmarks.rst): 16 processes of 64
-# threads failed 22-59% of requests, 8 of 320 0.5%, 4 of 640 none. Hence more
+# clients on 2 CPUs (bench/tuning.py, docs/benchmarks.rst, six rounds): 16
+# processes of 64 threads failed 38% of requests (median), 8 of 320 0.5%, 4 of
+# 640 none (0.38% in one round). Hence more
 # workers than clients, in few large processes, which even out how many
 # connections each one holds. The price: Apache calls times() once a request,
 # and Linux counts every thread of the process for it (371 us of Apache's CPU a

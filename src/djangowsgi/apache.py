@@ -1,14 +1,16 @@
 """Recipe ``djangowsgi:apache``: vhost.conf, wsgi-server.conf, a self-contained
-httpd.conf and bin/<part>. Options are read in apache_site.py, files rendered in
-apache_config.py."""
+httpd.conf and bin/<part>. Options are read in apache_site.py, checked against
+the machine in apache_checks.py, files rendered in apache_config.py."""
 import os
 import subprocess
 import time
 
 from zc.buildout import UserError
 
-from djangowsgi import apache_config, apache_https, lifecycle, system
-from djangowsgi.apache_site import ApacheSite
+from djangowsgi import apache_checks, apache_config, apache_https, lifecycle
+from djangowsgi.apache_site import in_effect, read_site
+from djangowsgi.machine import Machine
+from djangowsgi.options import PartOptions
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime import writable
 
@@ -16,48 +18,52 @@ from djangowsgi.runtime import writable
 class Recipe:
     def __init__(self, buildout, name, options):
         self.name = name
-        site = self.site = ApacheSite(buildout, name, options)
-        site.check_machine()
-        options["vhost"] = site.vhost
-        options["wsgi-server-conf"] = site.server_conf
-        options["httpd-conf"] = "" if site.system else site.httpd_conf
+        self.machine = Machine.probe()
+        self.part = PartOptions(buildout, name, options)
+        site = self.site = read_site(buildout, name, options, self.machine)
+        apache_checks.check_machine(site, self.machine, self.part)
+        for key, value in in_effect(site).items():
+            options[key] = value
+        options["vhost"] = site.layout.vhost
+        options["wsgi-server-conf"] = site.layout.server_conf
+        options["httpd-conf"] = "" if site.system else site.layout.httpd_conf
         options["systemd-unit"] = "" if site.system else site.systemd_unit
-        options["script"] = site.script
+        options["script"] = site.layout.script
         options["url"] = site.url
-        lifecycle.claim(site.directory, site.script)
+        lifecycle.claim(site.layout.directory, site.layout.script)
 
     def install(self):
-        site = self.site
-        site.check_files(installing=True)
-        for path in (site.log_directory, os.path.dirname(site.error_log), os.path.dirname(site.access_log)):
+        site, layout = self.site, self.site.layout
+        apache_checks.check_files(site, self.machine, self.part, installing=True)
+        for path in (layout.log_directory, os.path.dirname(site.error_log), os.path.dirname(site.access_log)):
             os.makedirs(path, exist_ok=True)
-        make_directory(site.run_directory)
+        make_directory(layout.run_directory)
         make_directory(os.path.dirname(site.socket_prefix))
-        make_directory(site.directory)
+        make_directory(layout.directory)
         if site.check:
             self._configtest()
         self._make_writable()
         self._keep_unrotated_logs()
-        write_if_changed(site.prune_logs, apache_config.prune_logs(site), mode=0o755)
-        if site.system or site.ssl and site.ssl["acme"]:  # the system Apache's copies come from here
+        write_if_changed(layout.prune_logs, apache_config.prune_logs(site), mode=0o755)
+        if site.system or site.ssl and site.ssl.acme:  # the system Apache's copies come from here
             if not site.system:
-                make_directory(site.ssl["acme"]["store"])
-            write_if_changed(site.certificate_event, apache_https.certificate_event(), mode=0o755)
-            write_if_changed(site.certificate_agent, apache_https.certificate_agent(), mode=0o755)
+                make_directory(site.ssl.acme.store)
+            write_if_changed(layout.certificate_event, apache_https.certificate_event(), mode=0o755)
+            write_if_changed(layout.certificate_agent, apache_https.certificate_agent(), mode=0o755)
         else:
-            for path in (site.certificate_event, site.certificate_agent):
+            for path in (layout.certificate_event, layout.certificate_agent):
                 if os.path.exists(path):
                     os.unlink(path)
-        write_if_changed(site.server_conf, apache_config.server_conf(site))
-        write_if_changed(site.vhost, apache_config.vhost(site))
+        write_if_changed(layout.server_conf, apache_config.server_conf(site))
+        write_if_changed(layout.vhost, apache_config.vhost(site))
         if site.system:
-            for path in (site.httpd_conf, site.systemd_unit):  # from a build with server = self-contained
+            for path in (layout.httpd_conf, site.systemd_unit):  # from a build with server = self-contained
                 if os.path.exists(path):
                     os.unlink(path)
         else:
-            write_if_changed(site.httpd_conf, apache_config.httpd_conf(site, site.vhost))
+            write_if_changed(layout.httpd_conf, apache_config.httpd_conf(site, layout.vhost))
             write_if_changed(site.systemd_unit, apache_config.systemd_unit(site))
-        write_if_changed(site.script, apache_config.control_script(site), mode=0o755)
+        write_if_changed(layout.script, apache_config.control_script(site), mode=0o755)
         return []  # see lifecycle.py
 
     update = install
@@ -68,14 +74,10 @@ class Recipe:
         site = self.site
         for path in site.writable:
             os.makedirs(path, exist_ok=True)
-        if os.geteuid() == 0:
+        if self.machine.euid == 0:
             writable.give(site.writable, site.user, site.group)
             return
-        for path in site.writable:
-            blocked = system.unwritable(path, site.uid, site.gids)
-            if blocked:
-                raise site.part.error("writable", f"user {site.user} cannot write {path} ({blocked} is in the "
-                                                  f"way): run buildout as root, or chown {site.user} {path}")
+        apache_checks.check_writable(site, self.machine, self.part)
 
     def _keep_unrotated_logs(self):
         """rotatelogs replaces the log's name with a link to its current file: a log
@@ -91,8 +93,8 @@ class Recipe:
         """Check the new configuration before it replaces the last good one (with
         the buildout's own paths: served-from may not lead here yet)."""
         site = self.site
-        candidate_vhost = os.path.join(site.directory, ".vhost.conf.check")
-        candidate_httpd = os.path.join(site.directory, ".httpd.conf.check")
+        candidate_vhost = site.layout.beside(".vhost.conf.check")
+        candidate_httpd = site.layout.beside(".httpd.conf.check")
         built = site.as_built()
         try:
             candidates = ((candidate_vhost, apache_config.vhost(built)),

@@ -1,12 +1,12 @@
-"""Rendering a djangowsgi:apache part's files from its ApacheSite: vhost.conf,
+"""Rendering a djangowsgi:apache part's files from its Site: vhost.conf,
 wsgi-server.conf, httpd.conf and the control script. Values go through render.py."""
+import dataclasses
 import os
-import pwd
-import sys
 
 import djangowsgi
 from djangowsgi import apache_https, render
-from djangowsgi.apache_site import SYSTEM_SOCKET_PREFIX
+from djangowsgi.apache_defaults import SYSTEM_SOCKET_PREFIX
+from djangowsgi.runtime.server_config import DaemonGroup, ServerConfig
 
 
 def _access(site, granted):
@@ -23,7 +23,7 @@ def vhost(site):
     lines += [f"ServerAlias {render.apache(alias)}" for alias in site.server_aliases]
     lines += [
         "ServerSignature Off",
-        f"LimitRequestBody {site.max_body_size}",
+        f"LimitRequestBody {site.edge.max_body_size}",
         # Not here, even for a local client: a proxy on this machine is one.
         "RedirectMatch 404 ^/server-(status|info)(/|$)",
     ]
@@ -57,7 +57,7 @@ def vhost(site):
         "    </Files>",
         "</Directory>",
     ]
-    if site.aliases and site.compress:
+    if site.aliases and site.edge.compress:
         lines += [
             "",
             "# Compressed responses lose their ETag; Last-Modified still revalidates them (304).",
@@ -105,7 +105,7 @@ HASHED_NAME = r'"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"'
 def static_files(site):
     """Compression and caching of an alias directory (static files, media)."""
     lines = []
-    if site.compress:
+    if site.edge.compress:
         # Compressed, then kept in the cache (see vhost()): brotli if the client takes it, else gzip.
         lines += [
             "<IfModule brotli_module>",
@@ -119,12 +119,12 @@ def static_files(site):
             'SetEnvIfExpr "! %{HTTP:Accept-Encoding} =~ /gzip|br/i" no-cache',
             "RequestHeader set Cache-Control no-cache env=no-cache",
         ]
-    if site.static_max_age:
+    if site.edge.static_max_age:
         # s-maxage: how long a shared cache (Apache's own, a CDN) serves it unchecked.
-        lines.append(f'Header set Cache-Control "public, max-age={site.static_max_age}, s-maxage=10"')
-    if site.hashed_max_age:
+        lines.append(f'Header set Cache-Control "public, max-age={site.edge.static_max_age}, s-maxage=10"')
+    if site.edge.hashed_max_age:
         lines += [f"<FilesMatch {HASHED_NAME}>",
-                  f'    Header set Cache-Control "public, max-age={site.hashed_max_age}, immutable"',
+                  f'    Header set Cache-Control "public, max-age={site.edge.hashed_max_age}, immutable"',
                   "</FilesMatch>"]
     return "\n".join(lines)
 
@@ -191,7 +191,7 @@ def log_target(site, path):
     served = site.served
     if site.log_rotation == "off":
         return render.apache(served(path))
-    command = [site.rotatelogs, "-L", served(path), "-p", served(site.prune_logs),
+    command = [site.rotatelogs, "-L", served(path), "-p", served(site.layout.prune_logs),
                served(path) + ".%Y%m%d-%H%M%S", site.log_rotation]
     return render.apache("|" + " ".join(command))
 
@@ -207,7 +207,7 @@ def _log_format(site):
 
 
 def _redirect_vhost(site):
-    if not (site.ssl and site.ssl["redirect"]):
+    if not (site.ssl and site.ssl.redirect):
         return ""
     a = render.apache
     target = f"https://{site.server_name}" + ("" if site.port == 443 else f":{site.port}") + "/"
@@ -215,7 +215,7 @@ def _redirect_vhost(site):
     lines += [f"ServerAlias {a(alias)}" for alias in site.server_aliases]
     lines += [f"Redirect permanent / {a(target)}"]
     body = render.indent("\n".join(lines), 4)
-    return f"\n<VirtualHost *:{site.ssl['http_port']}>\n{body}\n</VirtualHost>\n"
+    return f"\n<VirtualHost *:{site.ssl.http_port}>\n{body}\n</VirtualHost>\n"
 
 
 def httpd_conf(site, vhost_path):
@@ -223,30 +223,30 @@ def httpd_conf(site, vhost_path):
     def a(path):
         return render.apache(site.served(path))
     modules = ["mpm_event"] + SITE_MODULES
-    if os.path.exists(os.path.join(site.modules, "mod_brotli.so")):
+    if site.brotli:
         modules.append("brotli")
-    if site.request_read_timeout:
+    if site.edge.request_read_timeout:
         modules.append("reqtimeout")
     if site.apache_version == "2.2":
         modules.append("access_compat")
     if site.status_listen:
         modules.append("status")
     if site.ssl:
-        modules += ["ssl"] + (["http2"] if site.http2 else []) + (["md"] if site.ssl["acme"] else [])
+        modules += ["ssl"] + (["http2"] if site.edge.http2 else []) + (["md"] if site.ssl.acme else [])
     load = [f"LoadModule {m}_module {render.apache(os.path.join(site.modules, f'mod_{m}.so'))}"
             for m in modules]
     load.append(f"LoadModule wsgi_module {render.apache(site.mod_wsgi)}")
     listen = [f"Listen {_listen(site.host, site.port)}" + (" https" if site.ssl else "")]
-    if site.ssl and site.ssl["redirect"]:
-        listen.append(f"Listen {_listen(site.ssl['http_host'], site.ssl['http_port'])}")
+    if site.ssl and site.ssl.redirect:
+        listen.append(f"Listen {_listen(site.ssl.http_host, site.ssl.http_port)}")
     if site.status_listen:
         listen.append(f"Listen {_listen(*site.status_listen)}")
     return render.template(
         "httpd.conf.in",
         part=site.name,
-        server_root=a(site.directory),
-        pid_file=a(site.pid_file),
-        run_dir=a(site.run_directory),
+        server_root=a(site.layout.directory),
+        pid_file=a(site.layout.pid_file),
+        run_dir=a(site.layout.run_directory),
         error_log=log_target(site, site.error_log),
         log_level=site.log_level,
         server_name=render.apache(site.server_name),
@@ -281,35 +281,35 @@ def _status_vhost(site):
         "        SetHandler md-status",
         render.indent(render.apache_access_local(site.apache_version), 8),
         "    </Location>",
-    ] if site.ssl and site.ssl["acme"] else []) + ["</VirtualHost>"])
+    ] if site.ssl and site.ssl.acme else []) + ["</VirtualHost>"])
 
 
 def edge(site):
     """httpd.conf's lines for slow clients, floods and request sizes."""
     lines = ["Timeout 60"]
-    if site.request_read_timeout:
-        lines.append(f"RequestReadTimeout {site.request_read_timeout}")
+    if site.edge.request_read_timeout:
+        lines.append(f"RequestReadTimeout {site.edge.request_read_timeout}")
     lines += [
         "KeepAlive On",
-        f"KeepAliveTimeout {site.keep_alive_timeout}",
+        f"KeepAliveTimeout {site.edge.keep_alive_timeout}",
         "MaxKeepAliveRequests 10000",
-        f"ListenBacklog {site.listen_backlog}",
+        f"ListenBacklog {site.edge.listen_backlog}",
         "LimitRequestLine 8190",
         "LimitRequestFields 100",
         "LimitRequestFieldSize 8190",
         "",
-        f"# The event MPM: {site.workers} workers, {site.server_limit} process{'es' if site.server_limit > 1 else ''} "
-        f"of {site.threads_per_child} threads,",
+        f"# The event MPM: {site.edge.workers} workers, {site.edge.server_limit} process{'es' if site.edge.server_limit > 1 else ''} "
+        f"of {site.edge.threads_per_child} threads,",
         "# all started at once and kept (MaxSpareThreads): a burst never waits for a new process.",
         "# A request waiting for a daemon holds a worker; a process whose workers are all busy",
         "# closes its idle keep-alive connections (docs/serving.rst, \"Slow clients and floods\").",
-        f"ServerLimit {site.server_limit}",
-        f"StartServers {site.server_limit}",
-        f"ThreadLimit {site.threads_per_child}",
-        f"ThreadsPerChild {site.threads_per_child}",
-        f"MaxRequestWorkers {site.server_limit * site.threads_per_child}",
-        f"MinSpareThreads {site.threads_per_child}",
-        f"MaxSpareThreads {site.server_limit * site.threads_per_child + site.threads_per_child}",
+        f"ServerLimit {site.edge.server_limit}",
+        f"StartServers {site.edge.server_limit}",
+        f"ThreadLimit {site.edge.threads_per_child}",
+        f"ThreadsPerChild {site.edge.threads_per_child}",
+        f"MaxRequestWorkers {site.edge.server_limit * site.edge.threads_per_child}",
+        f"MinSpareThreads {site.edge.threads_per_child}",
+        f"MaxSpareThreads {site.edge.server_limit * site.edge.threads_per_child + site.edge.threads_per_child}",
         "AsyncRequestWorkerFactor 2",
     ]
     return "\n".join(lines)
@@ -319,17 +319,16 @@ def systemd_unit(site):
     """parts/<part>/<part>.service: starts the server at boot, restarts it when it fails."""
     def quoted(path):
         return f'"{path}"' if " " in path else path
-    user = ""
-    if os.geteuid() != 0:  # a server started by another user runs as that user
-        user = f"User={pwd.getpwuid(os.geteuid()).pw_name}\n"
+    # A server started by another user than root runs as that user.
+    user = f"User={site.systemd_user}\n" if site.systemd_user else ""
     return render.template(
         "systemd.service.in",
         part=site.name,
         unit_name=os.path.basename(site.systemd_unit),
         unit_path=quoted(site.served(site.systemd_unit)),
         server_name=site.server_name,
-        pid_file=quoted(site.served(site.pid_file)),
-        script=quoted(site.served(site.script)),
+        pid_file=quoted(site.served(site.layout.pid_file)),
+        script=quoted(site.served(site.layout.script)),
         user=user,
     )
 
@@ -338,59 +337,64 @@ def _listen(host, port):
     return f"{host}:{port}" if host and host != "*" else str(port)
 
 
-def control_script(site):
+def server_config(site):
+    """What bin/<part> needs to know of the site (runtime/server_config.py)."""
     status_url = md_status_url = None
-    acme = site.ssl and site.ssl["acme"]
+    acme = site.ssl and site.ssl.acme
     if site.status_listen:
         host, port = site.status_listen
         status_url = f"http://{'127.0.0.1' if host == 'localhost' else host}:{port}/server-status"
         md_status_url = status_url.replace("/server-status", "/md-status") if acme else None
-    server = dict(
+    config = ServerConfig(
         status_url=status_url,
         md_status_url=md_status_url,
-        managed_domains=acme["domains"] if acme else [],
-        certificate_authority=acme["ca"] if acme else None,
-        directory=site.buildout["buildout"]["directory"],
+        managed_domains=tuple(acme.domains) if acme else (),
+        certificate_authority=acme.ca if acme else None,
+        directory=site.layout.buildout_directory,
         httpd=site.httpd or "apache2",
-        config=site.httpd_conf,
-        pid_file=site.pid_file,
+        config=site.layout.httpd_conf,
+        pid_file=site.layout.pid_file,
         error_log=site.error_log,
         url=site.url,
         host=site.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
         port=site.port,
         server=site.server,
-        process_group=site.process_group,
-        groups=[dict(name=group, processes=processes, display_name=site.shown(display_name))
-                for group, processes, display_name in site.daemon_groups],
+        groups=tuple(DaemonGroup(name=group, processes=processes, display_name=site.shown(display_name))
+                     for group, processes, display_name in site.daemon_groups),
         mode=site.mode,
         processes=sum(processes for _, processes, _ in site.daemon_groups) if site.mode == "daemon" else 0,
         graceful_timeout=dict(site.timeouts)["graceful-timeout"],
-        writable=site.writable,
+        writable=tuple(site.writable),
         user=site.user,
         group=site.group,
-        run_directory=site.run_directory,
-        config_directory=site.directory,
+        run_directory=site.layout.run_directory,
+        config_directory=site.layout.directory,
     )
     if site.system:
-        server.update(
+        config = dataclasses.replace(
+            config,
             confdir=site.confdir,
             site=site.process_group,
             server_name=site.server_name,
-            vhost=site.served(site.vhost),
-            server_conf=site.server_conf,
-            modules=system_modules(site),
-            certificate_scripts=[site.certificate_agent, site.certificate_event],
+            vhost=site.served(site.layout.vhost),
+            server_conf=site.layout.server_conf,
+            modules=tuple(system_modules(site)),
+            certificate_scripts=(site.layout.certificate_agent, site.layout.certificate_event),
             scripts_directory=os.path.join(site.confdir, apache_https.SYSTEM_SCRIPTS),
         )
+    return config
+
+
+def control_script(site):
     package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
     return render.template(
         "apachectl.in",
-        python=sys.executable,
+        python=site.python,
         part=site.name,
         served_by="the site on the system Apache" if site.system else "the self-contained Apache",
         module="system_apache" if site.system else "apachectl",
         package_path=render.python_string(package),
-        server=render.python_value(server),
+        server=render.python_value(server_config(site).to_script()),
     )
 
 
@@ -404,5 +408,5 @@ def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
     modules = ["wsgi"] + SITE_MODULES
     if site.ssl:
-        modules += ["ssl"] + (["http2"] if site.http2 else []) + (["md"] if site.ssl["acme"] else [])
+        modules += ["ssl"] + (["http2"] if site.edge.http2 else []) + (["md"] if site.ssl.acme else [])
     return modules

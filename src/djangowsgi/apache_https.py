@@ -2,33 +2,32 @@
 for https = acme, and the two scripts that put a new certificate in service
 (docs/https.rst). Values go through render.py."""
 import os
-import sys
 
 from djangowsgi import render
-from djangowsgi.apache_site import TLS_PROFILES
+from djangowsgi.apache_defaults import TLS_PROFILES
 
 
 def vhost_lines(site):
     """The HTTPS vhost's lines: protocols, the certificate, the TLS profile, HSTS."""
     a = render.apache
-    ssl, acme = site.ssl, site.ssl["acme"]
-    protocols = (["h2"] if site.http2 else []) + ["http/1.1"]
-    if acme and acme["challenge"] == "tls-alpn-01":
+    ssl, acme = site.ssl, site.ssl.acme
+    protocols = (["h2"] if site.edge.http2 else []) + ["http/1.1"]
+    if acme and acme.challenge == "tls-alpn-01":
         protocols.append("acme-tls/1")  # mod_md answers the authority's check on the HTTPS port
     lines = [f"Protocols {' '.join(protocols)}"] if len(protocols) > 1 else []
     lines.append("SSLEngine on")
     if acme:
-        lines.append(f"# The certificate: mod_md's, for {' '.join(acme['domains'])} (the <MDomain> section above)")
+        lines.append(f"# The certificate: mod_md's, for {' '.join(acme.domains)} (the <MDomain> section above)")
     else:
-        lines += [f"SSLCertificateFile {a(ssl['certificate'])}", f"SSLCertificateKeyFile {a(ssl['key'])}"]
-        if ssl["chain"]:
-            lines.append(f"SSLCertificateChainFile {a(ssl['chain'])}")
-        if ssl["stapling"]:
+        lines += [f"SSLCertificateFile {a(ssl.certificate)}", f"SSLCertificateKeyFile {a(ssl.key)}"]
+        if ssl.chain:
+            lines.append(f"SSLCertificateChainFile {a(ssl.chain)}")
+        if ssl.stapling:
             lines.append("SSLUseStapling On")
-    profile = TLS_PROFILES[ssl["profile"]]
+    profile = TLS_PROFILES[ssl.profile]
     lines += [
-        f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.2 and 1.3 with forward secrecy only"
-        if profile["ciphers"] else f"# Mozilla's {ssl['profile']} TLS profile: TLS 1.3 only",
+        f"# Mozilla's {ssl.profile} TLS profile: TLS 1.2 and 1.3 with forward secrecy only"
+        if profile["ciphers"] else f"# Mozilla's {ssl.profile} TLS profile: TLS 1.3 only",
         f"SSLProtocol {profile['protocols']}",
     ]
     if profile["ciphers"]:
@@ -40,25 +39,25 @@ def vhost_lines(site):
         "# Tickets would reuse one key for every session until Apache restarts, which breaks forward secrecy.",
         "SSLSessionTickets off",
     ]
-    if ssl["hsts"] is not None:
-        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % ssl['hsts'])}")
+    if ssl.hsts is not None:
+        lines.append(f"Header always set Strict-Transport-Security {a('max-age=%d' % ssl.hsts)}")
     return lines
 
 
 def managed_domain(site):
     """The site's <MDomain> section: what mod_md obtains, from whom, how."""
-    acme = site.ssl and site.ssl["acme"]
+    acme = site.ssl and site.ssl.acme
     if not acme:
         return ""
     lines = [
-        f"MDContactEmail {render.apache(acme['email'])}",
-        f"MDCertificateAuthority {render.apache(acme['ca'])}",
+        f"MDContactEmail {render.apache(acme.email)}",
+        f"MDCertificateAuthority {render.apache(acme.ca)}",
         "MDCertificateAgreement accepted",
-        f"MDCAChallenges {acme['challenge']}",
-        f"MDRenewWindow {acme['window']}",
+        f"MDCAChallenges {acme.challenge}",
+        f"MDRenewWindow {acme.window}",
         "MDStapling on",
     ]
-    names = " ".join(render.apache(name) for name in acme["domains"])
+    names = " ".join(render.apache(name) for name in acme.domains)
     server_wide = []
     if site.system:  # the self-contained server has them in httpd.conf
         server_wide = ["# mod_md's settings for the whole system Apache: the same in every site that sets them."]
@@ -78,10 +77,10 @@ def server_scope(site):
         return "# No HTTPS."
     a, served = render.apache, site.served
     # The client resumes its session for 5 minutes: a shorter handshake (tickets are off).
-    lines = [f"SSLSessionCache {a('shmcb:' + served(site.run_directory) + '/ssl-sessions(512000)')}"]
-    if site.ssl["stapling"] and not site.ssl["acme"]:
-        lines.append(f"SSLStaplingCache {a('shmcb:' + served(site.run_directory) + '/ssl-stapling(128000)')}")
-    if site.ssl["acme"]:
+    lines = [f"SSLSessionCache {a('shmcb:' + served(site.layout.run_directory) + '/ssl-sessions(512000)')}"]
+    if site.ssl.stapling and not site.ssl.acme:
+        lines.append(f"SSLStaplingCache {a('shmcb:' + served(site.layout.run_directory) + '/ssl-stapling(128000)')}")
+    if site.ssl.acme:
         lines += ["", _certificate_service(site)]
     return "\n".join(lines)
 
@@ -89,24 +88,24 @@ def server_scope(site):
 def _certificate_service(site):
     """mod_md's settings for the whole server: its store, whom to trust, the
     public ports, and the two scripts that put a new certificate in service."""
-    acme = site.ssl["acme"]
+    acme = site.ssl.acme
     served = site.served
     lines = [
-        f"# Certificates from {acme['ca']}, obtained and renewed by mod_md (docs/https.rst)",
-        f"MDStoreDir {render.apache(served(acme['store']))}",
+        f"# Certificates from {acme.ca}, obtained and renewed by mod_md (docs/https.rst)",
+        f"MDStoreDir {render.apache(served(acme.store))}",
     ] + _trust_and_ports(site)
-    lines += _certificate_scripts(sys.executable, served(site.certificate_agent), served(site.certificate_event),
-                                  served(site.certificate_events), site.user, served(site.pid_file))
+    lines += _certificate_scripts(site.python, served(site.layout.certificate_agent), served(site.layout.certificate_event),
+                                  served(site.layout.certificate_events), site.user, served(site.layout.pid_file))
     return "\n".join(lines)
 
 
 def _trust_and_ports(site):
     """Whom mod_md trusts besides the system's CAs, and the local ports of the public 80 and 443."""
-    acme = site.ssl["acme"]
-    lines = [f"MDCACertificateFile {render.apache(acme['ca_root'])}"] if acme["ca_root"] else []
+    acme = site.ssl.acme
+    lines = [f"MDCACertificateFile {render.apache(acme.ca_root)}"] if acme.ca_root else []
     ports = [] if site.port == 443 else [f"https:{site.port}"]
-    if site.ssl["redirect"] and site.ssl["http_port"] != 80:
-        ports.insert(0, f"http:{site.ssl['http_port']}")
+    if site.ssl.redirect and site.ssl.http_port != 80:
+        ports.insert(0, f"http:{site.ssl.http_port}")
     if ports:
         lines.append(f"MDPortMap {' '.join(ports)}")
     return lines

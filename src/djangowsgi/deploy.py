@@ -142,6 +142,7 @@ class Recipe(ReadFirst):
             accept_new_host_keys=self.accept_new_host_keys,
             shared_directories=self.shared_directories,
             shared_files=self.shared_files,
+            djangowsgi_version=djangowsgi.__version__,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads
             shipping.prepare(config)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import djangowsgi
 from djangowsgi import bootstrap, render, system
+from djangowsgi.machine import Machine
 
 PACKAGING_FILES = ("setup.py", "pyproject.toml", "setup.cfg")
 # Installed with djangowsgi or with any virtualenv: never the project's own eggs.
@@ -309,7 +310,8 @@ def write(directory, written, force, say):
         say(f"Wrote {name}")
     if "secrets.env" in written and os.geteuid() == 0:
         # As root, buildout runs the self-contained server's daemons as www-data.
-        group = system.primary_group(system.default_user())
+        this = Machine.probe()
+        group = this.primary_group(this.default_user())
         os.chown(directory / "secrets.env", 0, grp.getgrnam(group).gr_gid)
         os.chmod(directory / "secrets.env", 0o640)
         say(f"secrets.env: readable by group {group}, whose account runs the site's daemons")

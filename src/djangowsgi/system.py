@@ -1,12 +1,15 @@
-"""What this machine has: Apache, its modules, mod_wsgi's Python, user accounts,
-and whether a user can read a path. Used at build time only."""
-import grp
+"""What this machine has: Apache, its modules, mod_wsgi's Python, whether a
+user can read a path, the sites on the system Apache. Used at build time only
+(machine.py probes it once for a part)."""
 import os
-import pwd
 import re
+import ssl
 import shutil
 import stat
 import subprocess
+
+from djangowsgi.runtime.certificates import decode_certificate
+from djangowsgi.runtime.system_apache import read_envvar
 
 APACHE_BINARIES = ("apache2", "httpd")
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/local/apache2/bin")
@@ -94,51 +97,10 @@ def python_home_python(home):
 def ocsp_responder(certificate):
     """The OCSP responder a certificate file names, or None (none, or unreadable).
     Stapling a certificate without one logs an error at every start."""
-    import ssl
     try:
-        return (ssl._ssl._test_decode_cert(certificate).get("OCSP") or (None,))[0]
+        return (decode_certificate(certificate).get("OCSP") or (None,))[0]
     except (OSError, ssl.SSLError, ValueError):
         return None
-
-
-class NoAccount(LookupError):
-    def __init__(self, kind, name):
-        super().__init__(f"no {kind} {name!r} on this machine")
-        self.kind = kind
-
-
-def account(user, group):
-    """(uid, gids) of user and group; NoAccount says which does not exist."""
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise NoAccount("user", user) from None
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise NoAccount("group", group) from None
-    gids = {gid, entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
-    return entry.pw_uid, gids
-
-
-def default_user():
-    """The user running buildout; when that is root, www-data (or nobody)."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    for name in ("www-data", "apache", "nobody"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    return "nobody"
-
-
-def primary_group(user):
-    try:
-        return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
-    except KeyError:
-        return user
 
 
 def unreadable(path, uid, gids):
@@ -220,10 +182,4 @@ def enabled_daemon_groups(confdir):
 
 def apache_envvar(confdir, name, default):
     """A value the system Apache's envvars file exports, e.g. APACHE_RUN_USER."""
-    try:
-        with open(os.path.join(confdir, "envvars"), encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return default
-    values = re.findall(rf"^\s*export\s+{name}=['\"]?([^'\"\s]+)", text, re.MULTILINE)
-    return values[-1] if values else default
+    return read_envvar(confdir, name) or default

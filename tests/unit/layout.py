@@ -16,3 +16,27 @@ def buildout(directory="/srv/mysite", parts="django wsgi apache", **sections):
                      "develop-eggs-directory": f"{directory}/develop-eggs", "parts": parts, "develop": "."},
         **sections,
     }
+
+
+def machine(**changes):
+    """A Machine as djangowsgi.machine.Machine.probe() would find a Debian one with
+    Apache and mod_wsgi, made on the spot: the unit layer needs neither installed."""
+    from djangowsgi.machine import Account, Machine
+    values = dict(
+        apache="/usr/sbin/apache2",
+        modules_directory="/usr/lib/apache2/modules",
+        mod_wsgi="/usr/lib/apache2/modules/mod_wsgi.so",
+        mod_wsgi_python=("3.11", "/usr"),
+        rotatelogs="/usr/bin/rotatelogs",
+        modules=frozenset({"alias", "brotli", "md", "ssl", "http2", "wsgi"}),
+        cpus=2,
+        euid=0,
+        login="root",
+        python="/srv/mysite/venv/bin/python3",
+        python_prefix="/srv/mysite/venv",
+        apache_confdir="/etc/apache2",
+        users={"root": Account(0, 0), "www-data": Account(33, 33), "mysite": Account(1001, 1001)},
+        groups={"root": (0, ()), "www-data": (33, ()), "mysite": (1001, ()), "adm": (4, ("mysite",))},
+    )
+    values.update(changes)
+    return Machine(**values)

@@ -9,9 +9,10 @@ import textwrap
 import pytest
 from zc.buildout import UserError
 
-from djangowsgi import apache_config, deploy, manage, system, wsgi
-from djangowsgi.apache_site import ApacheSite
-from layout import REPO, buildout
+from djangowsgi import apache_checks, apache_config, deploy, manage, system, wsgi
+from djangowsgi.apache_site import read_site
+from djangowsgi.options import PartOptions
+from layout import REPO, buildout, machine
 
 PROJECT = {"eggs": "mysite", "settings": "mysite.settings"}
 
@@ -192,11 +193,11 @@ APACHE_BAD_INPUTS = [
                          ids=[f"{m.split(':')[0][7:]}-{i}" for i, (_, m) in enumerate(APACHE_BAD_INPUTS)])
 def test_apache_bad_input(change, message):
     options = without({**SITE, **change}, [k for k, v in change.items() if v is None])
-    error = error_of(lambda: ApacheSite(buildout(), "apache", options))
+    error = error_of(lambda: read_site(buildout(), "apache", options, machine()))
     assert error == f"djangowsgi part [apache], {message}"
 
 
-# Checked against this machine (its accounts, its mod_wsgi, its files), still without bin/buildout.
+# Checked against the machine (its accounts, its mod_wsgi, its files), still without bin/buildout.
 MACHINE_BAD_INPUTS = [
     ({"group": "no-such-group"}, "option group: no group 'no-such-group' on this machine"),
     ({"user": "no-such-user", "group": "www-data"}, "option user: no user 'no-such-user' on this machine"),
@@ -218,11 +219,28 @@ MACHINE_BAD_INPUTS = [
 
 @pytest.mark.parametrize("change, message", MACHINE_BAD_INPUTS,
                          ids=[f"{m.split(':')[0][7:]}-{i}" for i, (_, m) in enumerate(MACHINE_BAD_INPUTS)])
-def test_apache_checked_against_this_machine(change, message):
+def test_apache_checked_against_the_machine(change, message, tmp_path):
     options = {**SITE, "user": "www-data", "python-home": "/usr", **change}
-    site = ApacheSite(buildout(), "apache", options)
-    error = error_of(site.check_machine)
+    error = error_of(lambda: check_machine(options, tmp_path))
     assert error == f"djangowsgi part [apache], {message}"
+
+
+def check_machine(options, tmp_path, **machine_changes):
+    """apache_checks.check_machine on a machine whose mod_wsgi and rotatelogs are
+    files in ``tmp_path`` (mod_wsgi embedding /usr's Python 3.11 unless changed)."""
+    for name in ("mod_wsgi.so", "rotatelogs"):
+        (tmp_path / name).write_bytes(b"")
+    this = machine(mod_wsgi=str(tmp_path / "mod_wsgi.so"), rotatelogs=str(tmp_path / "rotatelogs"),
+                   **machine_changes)
+    site = read_site(buildout(), "apache", options, this)
+    apache_checks.check_machine(site, this, PartOptions(buildout(), "apache", options))
+    return site
+
+
+def test_a_good_site_passes_the_checks(tmp_path):
+    site = check_machine({**SITE, "user": "www-data", "python-home": "/usr"}, tmp_path,
+                         mod_wsgi_python=(system.python_home_python("/usr")[0], "/usr"))
+    assert site.check and site.user == "www-data"
 
 
 def fake_python_home(directory, version, home):
@@ -234,7 +252,7 @@ def fake_python_home(directory, version, home):
 @pytest.mark.parametrize("change, threads", [({}, 10), ({"workload": "cpu"}, 3),
                                              ({"workload": "cpu", "threads": "5"}, 5)])
 def test_daemon_threads_follow_the_workload_unless_set(change, threads):
-    site = ApacheSite(buildout(), "apache", {**SITE, **change})
+    site = read_site(buildout(), "apache", {**SITE, **change}, machine())
     assert site.threads == threads
     assert f" threads={threads} " in apache_config.vhost(site)
 
@@ -247,25 +265,36 @@ def test_serving_docs_workload_block_gives_the_threads_it_says():
     for ini, threads in ((block, 10), (block.replace("#workload = cpu", "workload = cpu"), 3)):
         parser = configparser.ConfigParser(strict=False)
         parser.read_string(ini)
-        site = ApacheSite(buildout(), "apache", {**SITE, **parser["apache"]})
+        site = read_site(buildout(), "apache", {**SITE, **parser["apache"]}, machine())
         assert site.threads == threads, ini
 
 
 def test_python_home_of_another_python(tmp_path):
-    from djangowsgi import system
-    embedded = system.mod_wsgi_python("/usr/lib/apache2/modules/mod_wsgi.so")
-    other = "3.9" if embedded[0] != "3.9" else "3.8"
-    home = fake_python_home(tmp_path / "old-venv", f"{other}.2", "/usr/bin")
-    site = ApacheSite(buildout(), "apache", {**SITE, "user": "www-data", "python-home": str(home)})
-    assert error_of(site.check_machine) == (
-        f"djangowsgi part [apache], option python-home: {home} runs Python {other} but "
-        f"/usr/lib/apache2/modules/mod_wsgi.so embeds Python {embedded[0]}: build the buildout with that Python")
-    home = fake_python_home(tmp_path / "pyenv-venv", f"{embedded[0]}.7", f"/opt/pyenv/versions/{embedded[0]}.7/bin")
-    site = ApacheSite(buildout(), "apache", {**SITE, "user": "www-data", "python-home": str(home)})
-    assert error_of(site.check_machine) == (
+    embedded = ("3.11", "/usr")
+    home = fake_python_home(tmp_path / "old-venv", "3.9.2", "/usr/bin")
+    options = {**SITE, "user": "www-data", "python-home": str(home)}
+    mod_wsgi = tmp_path / "mod_wsgi.so"
+    assert error_of(lambda: check_machine(options, tmp_path, mod_wsgi_python=embedded)) == (
+        f"djangowsgi part [apache], option python-home: {home} runs Python 3.9 but "
+        f"{mod_wsgi} embeds Python 3.11: build the buildout with that Python")
+    home = fake_python_home(tmp_path / "pyenv-venv", "3.11.7", "/opt/pyenv/versions/3.11.7/bin")
+    options["python-home"] = str(home)
+    assert error_of(lambda: check_machine(options, tmp_path, mod_wsgi_python=embedded)) == (
         f"djangowsgi part [apache], option python-home: {home} is made from the Python in "
-        f"/opt/pyenv/versions/{embedded[0]}.7 but /usr/lib/apache2/modules/mod_wsgi.so embeds the one in "
-        f"{embedded[1]}: make the virtualenv with {embedded[1]}/bin/python3")
+        f"/opt/pyenv/versions/3.11.7 but {mod_wsgi} embeds the one in "
+        f"/usr: make the virtualenv with /usr/bin/python3")
+
+
+def test_the_machine_chooses_what_the_options_leave_open_and_buildout_is_told():
+    from djangowsgi.apache_site import in_effect
+    site = read_site(buildout(), "apache", SITE, machine(cpus=8, euid=1001, login="mysite"))
+    assert (site.user, site.group, site.processes, site.systemd_user) == ("mysite", "mysite", 8, "mysite")
+    written = in_effect(site)
+    assert written["processes"] == "8" and written["user"] == "mysite" and written["threads"] == "10"
+    assert written["python-home"] == "/srv/mysite/venv" and written["httpd"] == "/usr/sbin/apache2"
+    assert read_site(buildout(), "apache", {**SITE, **written}, machine(cpus=8, euid=1001, login="mysite")) == site
+    as_root = read_site(buildout(), "apache", SITE, machine())
+    assert (as_root.user, as_root.processes, as_root.systemd_user) == ("www-data", 2, None)
 
 
 DEPLOY = {"hosts": "deploy@web1.mysite.example", "path": "/srv/mysite"}

@@ -11,32 +11,20 @@ import types
 
 import pytest
 
-from djangowsgi import apache_config, apache_https, apache_site, manage, project, render, system, wsgi
-from djangowsgi.apache_site import ApacheSite
-from layout import REPO, buildout
+from djangowsgi import apache_config, manage, project, render, wsgi
+from djangowsgi.apache_site import read_site
+from layout import REPO, buildout, machine
 
 GOLDEN = REPO / "tests" / "unit" / "golden"
 REGENERATE = os.environ.get("DJANGOWSGI_REGENERATE_GOLDEN") == "1"
 PACKAGE = str(REPO / "src")
-# What the machine would otherwise decide: fixed, so that the files read the same everywhere.
-PYTHON = types.SimpleNamespace(executable="/srv/mysite/venv/bin/python3", version_info=(3, 11, 2),
-                               prefix="/srv/mysite/venv")
+# The Python the project recipes write into their scripts: fixed, so that the files read the same everywhere.
+PYTHON = types.SimpleNamespace(executable="/srv/mysite/venv/bin/python3", version_info=(3, 11, 2))
 
 
 @pytest.fixture(autouse=True)
-def this_machine_fixed(monkeypatch):
-    monkeypatch.setattr(system, "find_apache", lambda: "/usr/sbin/apache2")
-    monkeypatch.setattr(system, "find_rotatelogs", lambda: "/usr/bin/rotatelogs")
-    monkeypatch.setattr(system, "find_modules_directory", lambda: "/usr/lib/apache2/modules")
-    monkeypatch.setattr(system, "default_user", lambda: "www-data")
-    monkeypatch.setattr(system, "primary_group", lambda user: user)
-    monkeypatch.setattr(apache_site, "DEFAULT_PROCESSES", 2)
-    monkeypatch.setattr(apache_site, "sys", PYTHON)
-    monkeypatch.setattr(apache_config, "sys", PYTHON)
-    monkeypatch.setattr(apache_https, "sys", PYTHON)
+def project_python_fixed(monkeypatch):
     monkeypatch.setattr(project, "sys", PYTHON)
-    monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.delenv("APACHE_CONFDIR", raising=False)
 
 
 def compare(name, content):
@@ -77,13 +65,13 @@ APACHE_SETS = {
 
 @pytest.mark.parametrize("name", APACHE_SETS)
 def test_apache_files(name):
-    site = ApacheSite(buildout(), "apache", {**SITE, **APACHE_SETS[name]})
+    site = read_site(buildout(), "apache", {**SITE, **APACHE_SETS[name]}, machine())
     compare(f"apache-{name}/vhost.conf", apache_config.vhost(site))
     compare(f"apache-{name}/wsgi-server.conf", apache_config.server_conf(site))
     compare(f"apache-{name}/bin-apache", apache_config.control_script(site))
     compare(f"apache-{name}/prune-logs", apache_config.prune_logs(site))
     if not site.system:
-        compare(f"apache-{name}/httpd.conf", apache_config.httpd_conf(site, site.vhost))
+        compare(f"apache-{name}/httpd.conf", apache_config.httpd_conf(site, site.layout.vhost))
         compare(f"apache-{name}/{os.path.basename(site.systemd_unit)}", apache_config.systemd_unit(site))
 
 

@@ -6,13 +6,13 @@ no system configuration is involved.
 import os
 import subprocess
 import sys
-import urllib.request
 
-from djangowsgi.runtime import certificates
+from djangowsgi.runtime import certificates, direct
 from djangowsgi.runtime.daemons import alive, children
 from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, prepare, reload_daemons,
                                        remember_config, wait_for, wait_for_new_daemons)
 from djangowsgi.runtime.server import failed as server_failed
+from djangowsgi.runtime.server_config import ServerConfig
 
 USAGE = """usage: {prog} COMMAND
 
@@ -29,10 +29,11 @@ USAGE = """usage: {prog} COMMAND
 COMMANDS_AS_ROOT = ("start", "restart", "graceful", "reload", "foreground")
 
 
-def main(server, args):
-    if server.get("server") == "system":  # bin/<part> written by djangowsgi 0.1.0 comes here for both kinds
+def main(values, args):
+    server = ServerConfig.from_script(values)
+    if server.system:  # bin/<part> written by djangowsgi 0.1.0 comes here for both kinds
         from djangowsgi.runtime import system_apache
-        return system_apache.main(server, args)
+        return system_apache.run(server, args)
     if len(args) != 1 or args[0] not in COMMANDS:
         sys.stderr.write(USAGE.format(prog=os.path.basename(sys.argv[0])))
         return 2
@@ -40,12 +41,12 @@ def main(server, args):
 
 
 def apache(server, *args, **kwargs):
-    return subprocess.run([server["httpd"], "-f", server["config"], *args], text=True, **kwargs)
+    return subprocess.run([server.httpd, "-f", server.config, *args], text=True, **kwargs)
 
 
 def running_pid(server):
     try:
-        with open(server["pid_file"]) as f:
+        with open(server.pid_file) as f:
             pid = int(f.read().strip())
         os.kill(pid, 0)
     except (OSError, ValueError):
@@ -54,18 +55,18 @@ def running_pid(server):
 
 
 def failed(server, message, output=""):
-    return server_failed(message, output, error_log=server["error_log"])
+    return server_failed(message, output, error_log=server.error_log)
 
 
 def start(server):
     pid = running_pid(server)
     if pid:
-        print(f"Already running (pid {pid}) at {server['url']}")
+        print(f"Already running (pid {pid}) at {server.url}")
         return 0
     started = _until_answering(server, "start", "Apache did not start:",
-                               f"Apache did not come up at {server['url']} within {WAIT:.0f} s.",
-                               "Started (pid {pid}) at " + server["url"])
-    if not started and server.get("managed_domains"):
+                               f"Apache did not come up at {server.url} within {WAIT:.0f} s.",
+                               "Started (pid {pid}) at " + server.url)
+    if not started and server.managed_domains:
         print(certificates.first_certificate(server))
     return started
 
@@ -79,8 +80,8 @@ def _until_answering(server, command, refused, silent, done):
         return failed(server, refused, result.stdout + result.stderr)
     if not wait_for(lambda: running_pid(server) and answers(server)):
         return failed(server, silent)
-    if server["mode"] == "daemon":  # until the daemons of before (a graceful restart) are gone
-        wait_for_new_daemons(server, lambda: running_pid(server), before, WAIT + server["graceful_timeout"])
+    if server.mode == "daemon":  # until the daemons of before (a graceful restart) are gone
+        wait_for_new_daemons(server, lambda: running_pid(server), before, WAIT + server.graceful_timeout)
     remember_config(server)
     print(done.format(pid=running_pid(server)))
     return 0
@@ -111,7 +112,7 @@ def graceful(server):
     if not running_pid(server):
         return start(server)
     return _until_answering(server, "graceful", "Apache refused the graceful restart:",
-                            f"Apache did not come back at {server['url']}.", "Restarted gracefully (pid {pid}).")
+                            f"Apache did not come back at {server.url}.", "Restarted gracefully (pid {pid}).")
 
 
 def reload(server):
@@ -123,10 +124,10 @@ def reload(server):
     pid = running_pid(server)
     if not pid:
         return start(server)
-    if server["mode"] != "daemon":
+    if server.mode != "daemon":
         return graceful(server)
     # Right after a start or a graceful restart, some daemons may still be starting.
-    wait_for(lambda: len(daemon_processes(server, pid)) == server["processes"])
+    wait_for(lambda: len(daemon_processes(server, pid)) == server.processes)
     if not daemon_processes(server, pid):
         return graceful(server)
     if config_changed(server):
@@ -144,24 +145,23 @@ def configtest(server):
 def status(server):
     pid = running_pid(server)
     if not pid:
-        print(f"Not running (would listen at {server['url']}).")
+        print(f"Not running (would listen at {server.url}).")
         return 3
     state = "answering" if answers(server) else "NOT answering"
     daemons = daemon_processes(server, pid)
     extra = f", {len(daemons)} mod_wsgi daemon process(es)" if daemons else ""
-    print(f"Running (pid {pid}{extra}) at {server['url']}, {state}.")
-    if server.get("status_url"):
-        print(server_status(server["status_url"]))
-    if server.get("md_status_url"):
-        print(certificates.describe(server["md_status_url"]))
+    print(f"Running (pid {pid}{extra}) at {server.url}, {state}.")
+    if server.status_url:
+        print(server_status(server.status_url))
+    if server.md_status_url:
+        print(certificates.describe(server.md_status_url))
     return 0 if state == "answering" else 1
 
 
 def server_status(url):
     """What mod_status knows, in a few lines."""
     try:
-        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with no_proxy.open(url + "?auto", timeout=5) as response:
+        with direct.open_url(url + "?auto", timeout=5) as response:
             text = response.read().decode("utf-8", "replace")
     except (OSError, ValueError) as e:
         return f"mod_status: no answer from {url} ({e})."
@@ -193,7 +193,7 @@ def format_duration(seconds):
 
 
 def foreground(server):
-    os.execv(server["httpd"], [server["httpd"], "-f", server["config"], "-DFOREGROUND"])
+    os.execv(server.httpd, [server.httpd, "-f", server.config, "-DFOREGROUND"])
 
 
 COMMANDS = {

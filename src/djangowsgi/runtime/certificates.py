@@ -4,13 +4,14 @@ import json
 import os
 import ssl
 import sys
-import urllib.request
+
+from djangowsgi.runtime import direct
+
 
 def md_status(url):
     """mod_md's JSON status from the loopback status listener, or an error string."""
     try:
-        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with no_proxy.open(url, timeout=5) as response:
+        with direct.open_url(url, timeout=5) as response:
             return json.loads(response.read().decode("utf-8", "replace"))
     except (OSError, ValueError) as e:
         return f"mod_md: no answer from {url} ({e})."
@@ -47,12 +48,12 @@ def summary(status):
 
 def first_certificate(server):
     """What start says of the certificates while mod_md may still be obtaining them."""
-    if server.get("md_status_url"):
-        status = md_status(server["md_status_url"])
+    if server.md_status_url:
+        status = md_status(server.md_status_url)
         if not isinstance(status, str) and all(md.get("cert") for md in status.get("managed-domains", [])):
-            return describe(server["md_status_url"])
-    return (f"mod_md obtains the certificate for {' '.join(server['managed_domains'])} from "
-            f"{server['certificate_authority']} and restarts Apache gracefully when it has it; until then "
+            return describe(server.md_status_url)
+    return (f"mod_md obtains the certificate for {' '.join(server.managed_domains)} from "
+            f"{server.certificate_authority} and restarts Apache gracefully when it has it; until then "
             f"HTTPS answers 503 with a temporary certificate. {sys.argv[0]} status says when it arrived.")
 
 
@@ -65,7 +66,7 @@ def from_store(store, name):
     try:
         with open(os.path.join(domain, "md.json"), encoding="utf-8") as f:
             names = " ".join(json.load(f).get("domains", [name]))
-        cert = ssl._ssl._test_decode_cert(os.path.join(domain, "pubcert.pem"))
+        cert = decode_certificate(os.path.join(domain, "pubcert.pem"))
     except (OSError, ValueError, ssl.SSLError):
         return (f"Certificate for {name}: not obtained yet; until it arrives HTTPS answers 503 with a "
                 f"temporary certificate (mod_md's messages are in the system Apache's error log).")
@@ -73,3 +74,9 @@ def from_store(store, name):
     if os.path.isdir(os.path.join(store, "staging", name)):
         line += " A renewed one waits for the next graceful restart."
     return line
+
+
+def decode_certificate(path):
+    """A PEM certificate file's fields, as ssl.SSLSocket.getpeercert() gives them
+    (notBefore, notAfter, OCSP, ...). Python has no public way to read a file's."""
+    return ssl._ssl._test_decode_cert(path)

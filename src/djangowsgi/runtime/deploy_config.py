@@ -37,6 +37,7 @@ class DeployConfig:
     accept_new_host_keys: bool
     shared_directories: list
     shared_files: list
+    djangowsgi_version: str = "unknown"  # of the build that wrote the script, recorded in each release
 
     @classmethod
     def from_script(cls, values):

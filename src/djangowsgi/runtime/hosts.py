@@ -16,14 +16,14 @@ import time
 import urllib.error
 import urllib.request
 
+from djangowsgi.runtime import direct
+
 HOST = re.compile(r"(?:(?P<user>[^@]+)@)?(?P<host>\[[^\]]+\]|[^:]+)(?::(?P<port>\d+))?\Z")
 PROGRESS = re.compile(r"^(Installing|Updating|Got|Develop|Uninstalling) ")
 print_lock = threading.Lock()
 DEPLOYED = ".deployed"  # in a release that went live and passed its health check
 CONTENT = ".content"  # a release's content key
 BUILT_WITH = ".djangowsgi-version"  # in each release: the djangowsgi it was built with
-# The health check goes straight to each host, whatever http_proxy says.
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class StepFailed(Exception):
@@ -282,7 +282,7 @@ def health(config, host):
     while True:
         try:
             request = urllib.request.Request(url, headers={"Host": config.health_host} if config.health_host else {})
-            with NO_PROXY.open(request, timeout=5) as response:
+            with direct.open_url(request, timeout=5) as response:
                 if response.status == 200:
                     return True
         except (OSError, urllib.error.URLError):

@@ -5,7 +5,6 @@ import concurrent.futures
 import os
 import time
 
-from djangowsgi import __version__
 from djangowsgi.runtime import shipping
 from djangowsgi.runtime.hosts import BUILT_WITH, CONTENT, DEPLOYED, StepFailed, gerund, in_threads, q, release_names
 
@@ -97,7 +96,7 @@ def build(config, facts, host, layout, release, archive, shipped):
                     unpack_command(layout.eggs, incoming, [name for name, _ in shipped.eggs]),
                     unpack_command(layout.develop, incoming, [name for name, _ in shipped.develop]),
                     f"tar -xzf {q(rel + '.tar.gz')} -C {q(rel)} && rm -f {q(rel + '.tar.gz')}",
-                    f"echo {q(__version__)} > {q(rel + '/' + BUILT_WITH)}",
+                    f"echo {q(config.djangowsgi_version)} > {q(rel + '/' + BUILT_WITH)}",
                     *link_commands(config, base, rel)]))
             finally:
                 if venv:

@@ -24,8 +24,8 @@ def prepare(server, command, commands_as_root):
     server = as_called(server, sys.argv[0])
     if command in commands_as_root:
         raise_open_files(OPEN_FILES)
-        if os.geteuid() == 0:
-            writable.give(server.get("writable", []), server["user"], server["group"])
+        if os.geteuid() == 0 and server.writable:
+            writable.give(list(server.writable), server.user, server.group)
     return server
 
 
@@ -58,20 +58,12 @@ def as_called(server, script):
     except OSError:
         logical = cwd
     called_from = os.path.dirname(os.path.dirname(os.path.normpath(os.path.join(logical, script))))
-    built_in = server["directory"].rstrip("/") + "/"
     try:
-        if not os.path.samefile(called_from, server["directory"]):
+        if not os.path.samefile(called_from, server.directory):
             return server
     except OSError:
         return server
-
-    def seen(value):
-        if isinstance(value, list):
-            return [seen(v) for v in value]
-        if isinstance(value, str) and value.startswith(built_in):
-            return called_from + "/" + value[len(built_in):]
-        return value
-    return {key: seen(value) for key, value in server.items()}
+    return server.seen_from(server.directory, called_from)
 
 
 def wait_for(condition, timeout=WAIT):
@@ -98,7 +90,7 @@ def error_log_tail(path, lines=20):
 
 def answers(server):
     try:
-        with socket.create_connection((server["host"], server["port"]), timeout=1):
+        with socket.create_connection((server.host, server.port), timeout=1):
             return True
     except OSError:
         return False
@@ -106,7 +98,7 @@ def answers(server):
 
 def daemon_processes(server, parent):
     """The daemons of every process group of the site."""
-    return [pid for group in server["groups"] for pid in daemons.daemon_processes(parent, group["display_name"])]
+    return [pid for group in server.groups for pid in daemons.daemon_processes(parent, group.display_name)]
 
 
 def wait_for_new_daemons(server, parent_pid, before, timeout):
@@ -114,20 +106,20 @@ def wait_for_new_daemons(server, parent_pid, before, timeout):
     def renewed():
         parent = parent_pid()
         now = set(daemon_processes(server, parent)) if parent else set()
-        return len(now) == server["processes"] and not now & before
+        return len(now) == server.processes and not now & before
     return wait_for(renewed, timeout)
 
 
 def reload_daemons(server, parent):
     """The site's daemons restarted one at a time (daemons.restart_one_at_a_time)."""
     restarted = 0
-    for group in server["groups"]:
-        count, stuck = daemons.restart_one_at_a_time(parent, group["display_name"], group["processes"],
-                                                     WAIT + server["graceful_timeout"])
+    for group in server.groups:
+        count, stuck = daemons.restart_one_at_a_time(parent, group.display_name, group.processes,
+                                                     WAIT + server.graceful_timeout)
         restarted += count
         if stuck:
-            return failed(f"The mod_wsgi daemon process {stuck} did not restart.", error_log=server["error_log"])
-    names = " and ".join(group["name"] for group in server["groups"])
+            return failed(f"The mod_wsgi daemon process {stuck} did not restart.", error_log=server.error_log)
+    names = " and ".join(group.name for group in server.groups)
     print(f"Reloaded {restarted} mod_wsgi daemon process(es) of {names}, one at a time.")
     return 0
 
@@ -135,7 +127,7 @@ def reload_daemons(server, parent):
 def config_digest(server):
     """A digest of the configuration files (httpd.conf and what lies beside it)."""
     digest = hashlib.sha256()
-    directory = server["config_directory"]
+    directory = server.config_directory
     for name in sorted(os.listdir(directory)):
         if name.endswith(".conf"):
             with open(os.path.join(directory, name), "rb") as f:
@@ -144,7 +136,7 @@ def config_digest(server):
 
 
 def _digest_file(server):
-    return os.path.join(server["run_directory"], "config.sha256")
+    return os.path.join(server.run_directory, "config.sha256")
 
 
 def remember_config(server):

@@ -1,0 +1,104 @@
+"""What this machine has, probed once when buildout reads an apache part: Apache,
+its modules, mod_wsgi and the Python it embeds, rotatelogs, the accounts, the
+CPUs and the Python running buildout. Reading a site takes a Machine, so that
+a unit test can hand it one made on the spot."""
+import grp
+import os
+import pwd
+import sys
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional
+
+from djangowsgi import system
+
+
+class NoAccount(LookupError):
+    def __init__(self, kind, name):
+        super().__init__(f"no {kind} {name!r} on this machine")
+        self.kind = kind
+
+
+class Account(NamedTuple):
+    uid: int
+    gid: int  # the primary group's
+
+
+@dataclass(frozen=True)
+class Machine:
+    apache: Optional[str]  # the httpd binary, None when there is none
+    modules_directory: str
+    mod_wsgi: str  # where mod_wsgi would be (it may be missing)
+    mod_wsgi_python: Optional[tuple]  # (version, prefix or None) that mod_wsgi embeds, None if unknown
+    rotatelogs: Optional[str]
+    modules: frozenset  # names of the modules in modules_directory ("brotli", ...)
+    cpus: int
+    euid: int
+    login: str  # the account running buildout
+    python: str  # the Python running buildout (sys.executable)
+    python_prefix: str  # its sys.prefix: the default python-home
+    apache_confdir: str  # the system Apache's ($APACHE_CONFDIR or /etc/apache2)
+    users: dict = field(default_factory=dict)  # name: Account
+    groups: dict = field(default_factory=dict)  # name: (gid, member names)
+
+    @classmethod
+    def probe(cls):
+        modules = system.find_modules_directory()
+        mod_wsgi = system.find_mod_wsgi(modules)
+        try:
+            names = os.listdir(modules)
+        except OSError:
+            names = []
+        return cls(
+            apache=system.find_apache(),
+            modules_directory=modules,
+            mod_wsgi=mod_wsgi,
+            mod_wsgi_python=system.mod_wsgi_python(mod_wsgi) if os.path.exists(mod_wsgi) else None,
+            rotatelogs=system.find_rotatelogs(),
+            modules=module_names(names),
+            cpus=os.cpu_count() or 2,
+            euid=os.geteuid(),
+            login=pwd.getpwuid(os.geteuid()).pw_name,
+            python=sys.executable,
+            python_prefix=sys.prefix,
+            apache_confdir=os.environ.get("APACHE_CONFDIR") or "/etc/apache2",
+            users={entry.pw_name: Account(entry.pw_uid, entry.pw_gid) for entry in pwd.getpwall()},
+            groups={entry.gr_name: (entry.gr_gid, tuple(entry.gr_mem)) for entry in grp.getgrall()},
+        )
+
+    def default_user(self):
+        """The user running buildout; when that is root, www-data (or nobody)."""
+        if self.euid != 0:
+            return self.login
+        return next((name for name in ("www-data", "apache") if name in self.users), "nobody")
+
+    def primary_group(self, user):
+        account = self.users.get(user)
+        if account is not None:
+            for name, (gid, _) in self.groups.items():
+                if gid == account.gid:
+                    return name
+        return user
+
+    def account(self, user, group):
+        """(uid, gids) of user and group; NoAccount says which does not exist."""
+        if user not in self.users:
+            raise NoAccount("user", user)
+        if group not in self.groups:
+            raise NoAccount("group", group)
+        account = self.users[user]
+        gids = {self.groups[group][0], account.gid}
+        gids |= {gid for gid, members in self.groups.values() if user in members}
+        return account.uid, gids
+
+    def mod_wsgi_embeds(self, mod_wsgi):
+        """The Python that a mod_wsgi module embeds: this machine's as probed, another's read now."""
+        return self.mod_wsgi_python if mod_wsgi == self.mod_wsgi else system.mod_wsgi_python(mod_wsgi)
+
+    def has_module(self, modules_directory, name):
+        if modules_directory == self.modules_directory:
+            return name in self.modules
+        return os.path.exists(os.path.join(modules_directory, f"mod_{name}.so"))
+
+
+def module_names(file_names):
+    return frozenset(name[4:-3] for name in file_names if name.startswith("mod_") and name.endswith(".so"))

@@ -53,12 +53,12 @@ def _interrupt(number, frame):
     raise KeyboardInterrupt
 
 
-def for_each_host(config, specs, action):
-    return in_threads(lambda spec: _guarded(config, spec, action), specs, min(len(specs), 8))
+def for_each_host(config, specs, action, host_kind=Host):
+    return in_threads(lambda spec: _guarded(config, spec, action, host_kind), specs, min(len(specs), 8))
 
 
-def _guarded(config, spec, action):
-    host = Host(spec, config)
+def _guarded(config, spec, action, host_kind):
+    host = host_kind(spec, config)
     try:
         host.connect()
         return action(host)
@@ -69,7 +69,7 @@ def _guarded(config, spec, action):
         host.close()
 
 
-def rollback(config, specs):
+def rollback(config, specs, host_kind=Host):
     def action(host):
         current = host.current()
         older = [n for n in host.deployed_releases() if current and n < current]
@@ -84,12 +84,12 @@ def rollback(config, specs):
         return healthy
 
     for start in range(0, len(specs), config.parallel):
-        if not all(for_each_host(config, specs[start:start + config.parallel], action)):
+        if not all(for_each_host(config, specs[start:start + config.parallel], action, host_kind)):
             return 1
     return 0
 
 
-def status(config, specs):
+def status(config, specs, host_kind=Host):
     def action(host):
         current = host.current()
         remove_unfinished(host, current, remove=False)
@@ -99,10 +99,10 @@ def status(config, specs):
         say(host.spec, f"current {current or '(none)'}{built_with}, "
                        f"{state if config.health_url else 'no health-url'}")
         return healthy
-    return 0 if all(for_each_host(config, specs, action)) else 1
+    return 0 if all(for_each_host(config, specs, action, host_kind)) else 1
 
 
-def releases(config, specs):
+def releases(config, specs, host_kind=Host):
     def action(host):
         current = host.current()
         names = host.release_names()
@@ -110,4 +110,4 @@ def releases(config, specs):
         for name in names:
             say(host.spec, ("* " if name == current else "  ") + name)
         return True
-    return 0 if all(for_each_host(config, specs, action)) else 1
+    return 0 if all(for_each_host(config, specs, action, host_kind)) else 1

@@ -1,0 +1,129 @@
+"""Hosts that are directories on this machine, at the deploy's own seam (the
+``Host`` of runtime/hosts.py, as ``DryRunHost`` shows): each command a deploy
+sends runs in a local shell on real files, uploads are copies. Only what needs
+a real site is the test's to say: bin/buildout, the reload and the health check
+succeed unless told otherwise, the buildout virtualenv is an empty directory,
+and a host can be down or drop its connection at a step. tests/e2e/test_deploy.py
+runs the same deploys against real sshd hosts, for what only they can show."""
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+from concurrent.futures import Future
+
+from djangowsgi.runtime.deploy_config import DeployConfig, Facts
+from djangowsgi.runtime.hosts import ConnectionLost, Host, StepFailed
+
+# Steps that would run the site's own buildout or server: done here as they would succeed.
+PRETENDED = ("run bin/buildout", "reload", "before-switch", "after-switch")
+
+
+class World:
+    """The hosts of one test, what each host did, and what goes wrong where."""
+
+    def __init__(self, root):
+        self.root = root
+        self.steps = []  # (host name, step), in order
+        self.down = set()  # host names that refuse connections
+        self.failing = {}  # (host name, step): "fail" or "lost"
+        self.unhealthy = set()  # host names whose health check fails
+        self.specs = [f"root@127.0.0.{n}:22" for n in (2, 3, 4)]
+
+    def host(self, spec, config):
+        return LocalHost(spec, config, self)
+
+    def did(self, name, step):
+        return (name, step) in self.steps
+
+    def config(self, **changes):
+        values = dict(
+            part="deploy", checkout=str(self.root / "checkout"), hosts=self.specs,
+            path=str(self.root / "hosts" / "{host}"), python=sys.executable, buildout_config="production.cfg",
+            apache_part="apache", buildout_requirements=["zc.buildout==6.0.1", "zc.recipe.egg==6.0.0"],
+            ship_eggs=False, eggs_directory=str(self.root / "eggs"), eggs_subdirectory="v5", shipped_eggs=[],
+            python_version="%d.%d" % sys.version_info[:2], platform=sysconfig.get_platform(), host_settings=[],
+            develop=[], work_directory=str(self.root / "work"), parallel=1, build_parallel=3,
+            health_url="http://{host}:8000/", health_timeout=1, health_host="", keep_releases=5,
+            before_switch=[], after_switch=[], reload="bin/apache reload", identity_file=None,
+            known_hosts=str(self.root / "known_hosts"), accept_new_host_keys=False, shared_directories=[],
+            shared_files=[], djangowsgi_version="0.2.0.test")
+        values.update(changes)
+        return DeployConfig(**values)
+
+    def archive(self, text):
+        """A release's checkout, packed as rollout.package packs one: a page saying ``text``."""
+        source = self.root / "source"
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir(parents=True)
+        (source / "page.txt").write_text(text)
+        archive = self.root / f"release-{len(self.steps)}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(source / "page.txt", arcname="page.txt")
+        return str(archive)
+
+    def base(self, name):
+        return self.root / "hosts" / name
+
+    def current(self, name):
+        link = self.base(name) / "current"
+        return link.readlink().name if link.is_symlink() else None
+
+    def releases(self, name):
+        directory = self.base(name) / "releases"
+        return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def deploy(world, config, release, text="a page", content="content-1", force=False):
+    """One rollout of ``release`` (a release name) to the world's hosts: its exit status."""
+    from djangowsgi.runtime.rollout import Progress, rollout
+    packed = Future()
+    packed.set_result(None)
+    specs = list(config.hosts)
+    hosts = {spec: world.host(spec, config) for spec in specs}
+    facts = Facts(outside_develop={}, force=force, content=content)
+    return rollout(config, facts, specs, hosts, release, world.archive(text), packed, Progress())
+
+
+class LocalHost(Host):
+    def __init__(self, spec, config, world):
+        self.world = world
+        super().__init__(spec, config)
+
+    def _connection(self, match):
+        return None
+
+    def connect(self):
+        if self.name in self.world.down:
+            raise StepFailed("connect", "could not connect: NoValidConnectionsError")
+
+    def run(self, step, command, progress=False):
+        self.doing = step
+        self.world.steps.append((self.name, step))
+        failing = self.world.failing.get((self.name, step))
+        if failing == "lost":
+            raise ConnectionLost(step)
+        if failing == "fail":
+            raise StepFailed(step, f"exit 1: {step} failed on purpose")
+        if step in PRETENDED:
+            return ""
+        if step == "make the buildout virtualenv":
+            venv = re.match(r"rm -rf (\S+) && ", command).group(1)
+            command = f"mkdir -p {venv} && touch {venv}/.complete"
+        result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+        if result.returncode:
+            raise StepFailed(step, f"exit {result.returncode}: {result.stderr.strip()}")
+        return result.stdout
+
+    def upload(self, local, remote, step="upload the release"):
+        self.doing = step
+        self.world.steps.append((self.name, step))
+        shutil.copy(local, remote)
+
+    def healthy(self):
+        self.world.steps.append((self.name, "pass the health check"))
+        return self.name not in self.world.unhealthy
+
+    def close(self):
+        pass

@@ -1,0 +1,229 @@
+"""The deploy's rules, on hosts that are directories here (local_hosts.py): the
+order of a rollout, ``parallel``, health checks and rollback, what stays and
+what is removed, and the summary's words. A tenth of a second a deploy; the real sshd
+hosts of tests/e2e/test_deploy.py keep the scenarios only they can show."""
+import pytest
+
+from djangowsgi.runtime import deploy as commands
+from djangowsgi.runtime.hosts import ConnectionLost, StepFailed
+from local_hosts import World, deploy
+
+HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+
+@pytest.fixture
+def world(tmp_path):
+    return World(tmp_path)
+
+
+def summary(capsys):
+    out = capsys.readouterr().out
+    return out, dict(line.strip().split(": ", 1) for line in out.split("\nSummary:\n", 1)[1].splitlines()
+                     if line.startswith("  root@"))
+
+
+def spec(name):
+    return f"root@{name}:22"
+
+
+def first(world, capsys, release="20261201000001-aaaaaaa", **changes):
+    assert deploy(world, world.config(**changes), release, "first page") == 0
+    capsys.readouterr()
+    world.steps.clear()
+    return release
+
+
+def test_a_first_deploy_builds_on_every_host_then_switches_them_one_at_a_time(world, capsys):
+    code = deploy(world, world.config(), "20261201000001-aaaaaaa", "first page")
+    out, lines = summary(capsys)
+    assert code == 0
+    for name in HOSTS:
+        assert lines[spec(name)] == "on 20261201000001-aaaaaaa"
+        assert world.current(name) == "20261201000001-aaaaaaa"
+        release = world.base(name) / "releases" / "20261201000001-aaaaaaa"
+        assert (release / "page.txt").read_text() == "first page"
+        assert (release / ".deployed").exists() and (release / ".content").read_text() == "content-1\n"
+        assert (release / ".djangowsgi-version").read_text() == "0.2.0.test\n"
+    # Every build is over before the first switch; then one host at a time, checked before the next.
+    switches = [i for i, (_, step) in enumerate(world.steps) if step == "switch current"]
+    builds = [i for i, (_, step) in enumerate(world.steps) if step == "run bin/buildout"]
+    assert len(switches) == 3 and max(builds) < min(switches)
+    order = [(name, step) for name, step in world.steps if step in ("switch current", "pass the health check")]
+    assert order == [(n, s) for n in HOSTS for s in ("switch current", "pass the health check")]
+    assert "Building release 20261201000001-aaaaaaa on 3 host(s), 3 at a time." in out
+    assert "Switching 3 host(s) to 20261201000001-aaaaaaa, 1 at a time." in out
+
+
+def test_a_host_on_the_same_content_is_left_alone_unless_forced(world, capsys):
+    previous = first(world, capsys)
+    world.steps.clear()
+    assert deploy(world, world.config(), "20261201000002-bbbbbbb", "first page") == 0
+    _, lines = summary(capsys)
+    assert lines == {spec(n): f"on {previous} (unchanged)" for n in HOSTS}
+    assert not any(step in ("upload the release", "switch current") for _, step in world.steps)
+    assert world.releases(HOSTS[0]) == [previous]
+    # --force builds anew, with the virtualenv the hosts have.
+    assert deploy(world, world.config(), "20261201000003-ccccccc", "first page", force=True) == 0
+    assert {world.current(n) for n in HOSTS} == {"20261201000003-ccccccc"}
+    assert not any(step == "make the buildout virtualenv" for _, step in world.steps)
+
+
+def test_a_failed_health_check_rolls_that_host_back_and_stops_the_rollout(world, capsys):
+    previous = first(world, capsys)
+    world.unhealthy.add(HOSTS[1])
+    code = deploy(world, world.config(), "20261201000002-bbbbbbb", "broken page", content="content-2")
+    out, lines = summary(capsys)
+    assert code == 1 and "Rollout stopped: hosts not switched keep their release." in out
+    assert lines[spec(HOSTS[0])] == "on 20261201000002-bbbbbbb"
+    assert lines[spec(HOSTS[1])] == f"FAILED to pass the health check, rolled back to {previous}"
+    assert lines[spec(HOSTS[2])] == f"not switched, still on {previous}"
+    assert [world.current(n) for n in HOSTS] == ["20261201000002-bbbbbbb", previous, previous]
+    assert world.releases(HOSTS[2]) == [previous]  # built there, never switched to: removed
+    # The host rolled back keeps the release it failed with, unmarked: the next deploy removes it.
+    assert not (world.base(HOSTS[1]) / "releases" / "20261201000002-bbbbbbb" / ".deployed").exists()
+
+
+def test_a_failure_in_a_parallel_group_starts_no_other_group(world, capsys):
+    previous = first(world, capsys)
+    world.unhealthy.update(HOSTS[:2])
+    code = deploy(world, world.config(parallel=2), "20261201000002-bbbbbbb", content="content-2")
+    out, lines = summary(capsys)
+    assert code == 1 and "2 at a time" in out
+    for name in HOSTS[:2]:
+        assert lines[spec(name)] == f"FAILED to pass the health check, rolled back to {previous}"
+    assert lines[spec(HOSTS[2])] == f"not switched, still on {previous}"
+    assert not world.did(HOSTS[2], "switch current")
+    assert {world.current(n) for n in HOSTS} == {previous}
+
+
+def test_parallel_switches_a_whole_group_at_once(world, capsys):
+    first(world, capsys)
+    assert deploy(world, world.config(parallel=3), "20261201000002-bbbbbbb", content="content-2") == 0
+    out, lines = summary(capsys)
+    assert "Switching 3 host(s) to 20261201000002-bbbbbbb, 3 at a time." in out
+    assert set(lines.values()) == {"on 20261201000002-bbbbbbb"}
+
+
+def test_a_release_that_fails_to_build_on_one_host_is_switched_on_none(world, capsys):
+    previous = first(world, capsys)
+    world.failing[(HOSTS[1], "run bin/buildout")] = "fail"
+    code = deploy(world, world.config(), "20261201000002-bbbbbbb", content="content-2")
+    out, lines = summary(capsys)
+    assert code == 1 and "Nothing was switched: the release did not build on every host." in out
+    assert lines[spec(HOSTS[1])] == f"FAILED to run bin/buildout, still on {previous}"
+    for name in (HOSTS[0], HOSTS[2]):
+        assert lines[spec(name)] == f"not switched, still on {previous}"
+    for name in HOSTS:
+        assert world.current(name) == previous and world.releases(name) == [previous]
+        assert not world.did(name, "switch current")
+
+
+def test_a_host_that_cannot_be_reached_stops_the_deploy_before_any_change(world, capsys):
+    previous = first(world, capsys)
+    world.down.add(HOSTS[1])
+    world.steps.clear()
+    code = deploy(world, world.config(), "20261201000002-bbbbbbb", content="content-2")
+    out, lines = summary(capsys)
+    assert code == 1 and "Nothing was changed on any host." in out
+    assert lines[spec(HOSTS[1])] == "FAILED: could not connect: NoValidConnectionsError; release unknown"
+    for name in (HOSTS[0], HOSTS[2]):
+        assert lines[spec(name)] == f"not reached, still on {previous}"
+    assert {step for _, step in world.steps} <= {"look at the host", "look for unfinished releases"}
+
+
+def test_a_connection_lost_during_a_build_leaves_what_the_next_deploy_removes(world, capsys):
+    previous = first(world, capsys)
+    world.failing[(HOSTS[1], "run bin/buildout")] = "lost"
+    assert deploy(world, world.config(), "20261201000002-bbbbbbb", content="content-2") == 1
+    _, lines = summary(capsys)
+    assert lines[spec(HOSTS[1])] == f"lost the connection while running bin/buildout, still on {previous}"
+    assert "20261201000002-bbbbbbb" in world.releases(HOSTS[1])  # the host could not be told
+    del world.failing[(HOSTS[1], "run bin/buildout")]
+    assert deploy(world, world.config(), "20261201000003-ccccccc", content="content-3") == 0
+    out, _ = summary(capsys)
+    assert f"[{spec(HOSTS[1])}] removed 1 release(s) that never went live: 20261201000002-bbbbbbb" in out
+    assert world.releases(HOSTS[1]) == [previous, "20261201000003-ccccccc"]
+
+
+def test_a_connection_lost_after_the_switch_began_says_current_is_unknown(world, capsys):
+    previous = first(world, capsys)
+    world.failing[(HOSTS[0], "reload")] = "lost"
+    assert deploy(world, world.config(), "20261201000002-bbbbbbb", content="content-2") == 1
+    _, lines = summary(capsys)
+    assert lines[spec(HOSTS[0])] == (
+        f"lost the connection while reloading, after the switch to 20261201000002-bbbbbbb began: current may "
+        f"point at 20261201000002-bbbbbbb (it was on {previous}); run bin/deploy status")
+    assert lines[spec(HOSTS[1])] == f"not switched, still on {previous}"
+
+
+def test_before_switch_failing_keeps_the_host_on_its_release(world, capsys):
+    previous = first(world, capsys)
+    world.failing[(HOSTS[0], "before-switch")] = "fail"
+    config = world.config(before_switch=["bin/django migrate --noinput"])
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2") == 1
+    _, lines = summary(capsys)
+    assert lines[spec(HOSTS[0])] == f"FAILED to before-switch, still on {previous}"
+    assert world.current(HOSTS[0]) == previous and world.releases(HOSTS[0]) == [previous]
+
+
+def test_keep_releases_prunes_all_but_the_newest_and_the_one_before(world, capsys):
+    for n in range(1, 5):
+        assert deploy(world, world.config(keep_releases=1), f"2026120100000{n}-aaaaaa{n}",
+                      content=f"content-{n}") == 0
+    assert world.releases(HOSTS[2]) == ["20261201000003-aaaaaa3", "20261201000004-aaaaaa4"]
+
+
+def test_rollback_status_and_releases(world, capsys):
+    first(world, capsys)
+    assert deploy(world, world.config(), "20261201000002-bbbbbbb", content="content-2") == 0
+    capsys.readouterr()
+    config = world.config()
+    assert commands.rollback(config, [spec(HOSTS[1])], world.host) == 0
+    out = capsys.readouterr().out
+    assert "rolled back from 20261201000002-bbbbbbb to 20261201000001-aaaaaaa" in out
+    assert [world.current(n) for n in HOSTS] == ["20261201000002-bbbbbbb", "20261201000001-aaaaaaa",
+                                                 "20261201000002-bbbbbbb"]
+    assert commands.rollback(config, [spec(HOSTS[1])], world.host) == 1  # nothing older
+    assert "no earlier release to go back to" in capsys.readouterr().out
+    assert commands.status(config, world.specs, world.host) == 0
+    out = capsys.readouterr().out
+    assert f"[{spec(HOSTS[1])}] current 20261201000001-aaaaaaa (djangowsgi 0.2.0.test), healthy" in out
+    assert commands.releases(config, [spec(HOSTS[0])], world.host) == 0
+    assert "* 20261201000002-bbbbbbb" in capsys.readouterr().out
+
+
+def test_status_names_releases_that_never_went_live_and_removes_none(world, capsys):
+    previous = first(world, capsys)
+    (world.base(HOSTS[0]) / "releases" / "20261201000009-zzzzzzz").mkdir()
+    world.unhealthy.add(HOSTS[2])
+    assert commands.status(world.config(), world.specs, world.host) == 1
+    out = capsys.readouterr().out
+    assert (f"[{spec(HOSTS[0])}] 1 release(s) that never went live: 20261201000009-zzzzzzz (the next deploy "
+            f"removes them)") in out
+    assert f"[{spec(HOSTS[2])}] current {previous} (djangowsgi 0.2.0.test), NOT healthy" in out
+    assert "20261201000009-zzzzzzz" in world.releases(HOSTS[0])
+
+
+def test_a_dry_run_says_each_step_and_does_nothing(world, capsys):
+    from djangowsgi.runtime.hosts import DryRunHost
+    from djangowsgi.runtime.rollout import Progress, rollout
+    from djangowsgi.runtime.deploy_config import Facts
+    from concurrent.futures import Future
+    packed = Future()
+    packed.set_result(None)
+    config = world.config(build_parallel=1)
+    hosts = {s: DryRunHost(s, config) for s in world.specs}
+    assert rollout(config, Facts({}, False, "content-1"), world.specs, hosts, "20261201000001-aaaaaaa",
+                   world.archive("page"), packed, Progress()) == 0
+    out = capsys.readouterr().out
+    for name in HOSTS:
+        assert f"[{spec(name)}] would run bin/buildout: cd " in out
+        assert f"[{spec(name)}] would switch current: " in out
+        assert f"[{spec(name)}] would check http://{name}:8000/ from this machine" in out
+    assert not (world.root / "hosts").exists()
+
+
+def test_step_failures_read_as_the_summary_says_them():
+    assert StepFailed("run bin/buildout", "exit 1: boom").outcome("r1") == "FAILED to run bin/buildout, still on r1"
+    assert ConnectionLost("ship eggs").outcome(None) == "lost the connection while shipping eggs, still on no release"
+    assert str(StepFailed("connect", "could not connect: refused")) == "could not connect: refused"

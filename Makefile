@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-debian13 check golden bench clean packages-run packages-test packages-bench
+.PHONY: run test test-bench test-debian13 check golden bench clean packages-run packages-test packages-bench
 
 run: packages-run
 	PYTHONPATH=src $(PYTHON) -m djangowsgi bootstrap
@@ -26,6 +26,11 @@ run: packages-run
 test: packages-test $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit tests/e2e
 
+# The benchmarks' smoke runs (each bench/ script starts and runs every target
+# briefly): in .ci/run after make test, apart from it to keep make test short.
+test-bench: packages-bench $(STAMP)
+	$(VENV)/bin/python -m pytest tests/bench
+
 # The Debian 13 lane: the tests that depend on the distribution, in a Debian 13 tree
 # (debootstrap, kept in /var/tmp) with Django 5.2 and 6.1 (tools/debian13; as root).
 test-debian13:
@@ -39,7 +44,7 @@ check: packages-run $(STAMP)
 golden: $(STAMP)
 	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py tests/unit/test_init.py
 
-# The full benchmarks (run.py and tuning.py take about twenty minutes each on 2 CPUs); make test runs their smoke modes.
+# The full benchmarks (run.py and tuning.py take about twenty minutes each on 2 CPUs); make test-bench runs their smoke modes.
 bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py

@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tools"))
 from djangowsgi import __version__  # noqa: E402
-from pins import versions_section  # noqa: E402
+from support import example  # noqa: E402
+from support.pins import versions_section  # noqa: E402
+from support.places import copy_world_readable  # noqa: E402
 from djangowsgi.wsgi import script_python_path  # noqa: E402
 
 import cpu  # noqa: E402  (bench/, beside this file)
@@ -75,55 +77,22 @@ def make_venv():
     return venv
 
 
-APACHE_PART = """
-[{name}]
-recipe = djangowsgi:apache
-wsgi-script = ${{wsgi:script}}
-server-name = localhost
-process-group = {name}
-listen = 127.0.0.1:{port}
-aliases = /static/ ${{buildout:directory}}/var/static/
-{extra}
-"""
-
-
 # The package's Apache parts of the benchmark's site: (part, its own options).
 SITE_PARTS = [("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "preload = false"),
               ("cpu", "workload = cpu"), ("lean", "worker-threads = 64")]
 
 
 def site_config(develop, apache_parts):
-    """The example's buildout.cfg with ``apache_parts``: [(part, port, its own options)]."""
-    return f"""
-[buildout]
-develop = {develop}
-parts = django wsgi {" ".join(name for name, _, _ in apache_parts)}
-eggs-directory = {WORK}/eggs
-download-cache = {WORK}/downloads
-allow-picked-versions = false
-
-[django]
-recipe = djangowsgi:django
-eggs = coleman
-settings = coleman.settings
-environment = COLEMAN_VAR_DIR=${{buildout:directory}}/var
-collectstatic = true
-
-[wsgi]
-recipe = djangowsgi:wsgi
-eggs = ${{django:eggs}}
-settings = ${{django:settings}}
-environment = ${{django:environment}}
-""" + "".join(APACHE_PART.format(name=name, port=port, extra=extra) for name, port, extra in apache_parts) + \
-        versions_section(djangowsgi=__version__)
-
-
-def world_readable_copy(source, target):
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "var"))
-    for root, _, files in os.walk(target):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
+    """The example's buildout.cfg (tools/support/example.py) with its apache part
+    as ``apache_parts``: [(part, port, its own options as "key = value" lines)]."""
+    header = (f"[buildout]\ndevelop = {develop}\neggs-directory = {WORK}/eggs\ndownload-cache = {WORK}/downloads\n"
+              f"allow-picked-versions = false\n\n")
+    text = example.parts("django wsgi " + " ".join(name for name, _, _ in apache_parts), names=("django", "wsgi"))
+    for name, port, extra in apache_parts:
+        own = dict(line.split(" = ", 1) for line in extra.splitlines() if line.strip())
+        text += example.text(name, example.section("apache", {
+            "process-group": name, "listen": f"127.0.0.1:{port}", "writable": None, **own}))
+    return header + text + versions_section(djangowsgi=__version__)
 
 
 def build_site(venv, name="site", apache_parts=None):
@@ -131,7 +100,7 @@ def build_site(venv, name="site", apache_parts=None):
     site = WORK / name
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
-    world_readable_copy(REPO / "example", site / "example")
+    copy_world_readable(REPO / "example", site / "example")
     apache_parts = apache_parts or [(part, PORTS[part], extra) for part, extra in SITE_PARTS]
     (site / "buildout.cfg").write_text(site_config(f"{REPO} example", apache_parts))
     run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
@@ -395,7 +364,7 @@ def buildout_times(venv, kind, n, dist):
     directory = WORK / f"build-{kind}-{n}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    world_readable_copy(REPO / "example", directory / "example")
+    copy_world_readable(REPO / "example", directory / "example")
     if kind == "djangowsgi":
         parts = """
 [django]

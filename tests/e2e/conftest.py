@@ -7,16 +7,12 @@ bin/buildout (made from /usr/bin/python3, the Python of Debian's mod_wsgi) all
 live under /var/tmp. Every test buildout shares one eggs directory and one
 download cache there, so Django is fetched once per machine.
 """
-import hashlib
 import os
 import pwd
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -26,19 +22,11 @@ import pytest
 
 from helpers import http_get
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "example"
-SYSTEM_PYTHON = "/usr/bin/python3"
-# The version of the working tree, where it is set.
-DJANGOWSGI_VERSION = re.search(r'^__version__ = "(.+)"$', (REPO / "src" / "djangowsgi" / "__init__.py").read_text(),
-                               re.M).group(1)
-SHARED = Path(os.environ.get("DJANGOWSGI_TEST_CACHE", "/var/tmp/djangowsgi-test-cache"))
-TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tests"))
-VENV = SHARED / "venv"
-BUILDOUT = VENV / "bin" / "buildout"
-
-sys.path.insert(0, str(REPO / "tools"))
-from pins import versions, versions_section  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from support.pins import versions, versions_section  # noqa: E402
+from support.places import (BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, SYSTEM_PYTHON,  # noqa: E402,F401
+                            TEST_ROOT, VENV, copy_world_readable, free_port, make_test_virtualenv,
+                            world_readable_directory)
 
 # The pins of the repo's own buildout.cfg, so tests build what `make run` builds;
 # tools/debian13 runs its lane once for each Django (DJANGOWSGI_TEST_DJANGO).
@@ -87,52 +75,6 @@ def pytest_sessionstart(session):
     # isolated build environment that is about 4 s an egg, without one 0.3 s.
     # Half of every test buildout's run time; the recipes' behaviour is the same.
     os.environ["PIP_NO_BUILD_ISOLATION"] = "0"
-
-
-def make_test_virtualenv():
-    """/usr/bin/python3's virtualenv with zc.buildout, made again when requirements.txt changes."""
-    requirements = (REPO / "requirements.txt").read_bytes()
-    stamp = VENV / f".requirements-{hashlib.sha256(requirements).hexdigest()[:16]}"
-    if stamp.exists():
-        return
-    shutil.rmtree(VENV, ignore_errors=True)
-    SHARED.mkdir(parents=True, exist_ok=True)
-    os.chmod(SHARED, 0o755)
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "requirements.txt")], check=True)
-    stamp.touch()
-
-
-def world_readable_directory(parent, prefix):
-    parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(parent, 0o755)
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    os.chmod(path, 0o755)
-    return path
-
-
-def copy_world_readable(source, target):
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "var"))
-    for root, dirs, files in os.walk(target):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-
-
-def free_port():
-    """A free loopback port whose mod_status companion (the port + 10000, or
-    - 10000 above 55535: the apache recipe's default status-listen) is free too."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        companion = port + 10000 if port + 10000 <= 65535 else port - 10000
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", companion))
-            except OSError:
-                continue
-        return port
 
 
 class Buildout:

@@ -3,7 +3,12 @@ buildout's errors, snapshots of files, and GET requests to a loopback server."""
 import http.client
 import os
 import re
+import sys
 import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from support import example  # noqa: E402
 
 
 def section(name, options):
@@ -59,31 +64,27 @@ def application(environ, start_response):
 '''
 
 
+def example_environment(more=""):
+    """[project]'s environment of buildout.cfg, and ``more`` lines."""
+    return example.section("project")["environment"] + ("\n" + more.strip("\n") if more.strip() else "")
+
+
 def site_config(port, apache=None, parts="coleman wsgi apache", environment=""):
-    project = {
-        "eggs": "coleman",
-        "settings": "coleman.settings",
-        "environment": "COLEMAN_VAR_DIR=${buildout:directory}/var\n" + environment,
-    }
-    common = {key: f"${{project:{key}}}" for key in project}
+    """The example's parts (buildout.cfg's, its django part as [coleman], the WSGI
+    script answering through PID_APP) served on 127.0.0.1:``port``; ``apache``
+    overrides or adds options (None drops one)."""
     apache_options = {
-        "recipe": "djangowsgi:apache",
-        "wsgi-script": "${wsgi:script}",
-        "server-name": "localhost",
         "listen": f"127.0.0.1:{port}",
-        "aliases": "/static/ ${buildout:directory}/var/static/",
+        "writable": None,
         "socket-timeout": "20",
         "request-timeout": "20",
     }
     apache_options.update(apache or {})
-    return (
-        section("buildout", {"parts": parts})
-        + section("project", project)
-        + section("coleman", {"recipe": "djangowsgi:django", **common, "collectstatic": "true"})
-        + section("wsgi", {"recipe": "djangowsgi:wsgi", **common, "extra-paths": "lib",
-                           "application": "pidapp:application"})
-        + section("apache", apache_options)
-    )
+    return example.parts(parts, rename={"django": "coleman"}, changes={
+        "project": {"environment": example_environment(environment)},
+        "wsgi": {"extra-paths": "lib", "application": "pidapp:application"},
+        "apache": apache_options,
+    })
 
 
 class Site:

@@ -1,211 +1,31 @@
 """djangowsgi:deploy against real sshd servers on 127.0.0.2-4, each host with its
-own base directory and its own self-contained Apache on its own address."""
+own base directory and its own self-contained Apache on its own address
+(tools/support/sshd.py): what only real hosts show, under load where it
+matters. The deploy's rules (order, parallel, health and rollback, pruning,
+the summary) are tests/unit/test_deploy_rules.py's."""
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, versions_section, \
-    copy_world_readable, free_port, world_readable_directory
+from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, world_readable_directory
 from helpers import doc_block, one_line_error
-
-ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
-SSHD_CONFIG = """\
-ListenAddress {address}:{port}
-HostKey {directory}/host_key
-PidFile {directory}/sshd.pid
-AuthorizedKeysFile {directory}/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PrintMotd no
-Subsystem sftp internal-sftp
-# A host with no package index: pip and buildout are pointed at nothing.
-SetEnv PIP_INDEX_URL=http://127.0.0.1:9/simple PIP_NO_INDEX=1 PIP_CONFIG_FILE=/dev/null
-"""
-
-
-def wait_for_port(address, port, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((address, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing answers on {address}:{port}")
-
-
-class SshHosts:
-    """Three sshd servers, a client key they accept, and a known_hosts file."""
-
-    def __init__(self, root):
-        self.root = root
-        self.key = root / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True)
-        self.known_hosts = root / "known_hosts"
-        self.ssh_port = free_port()
-        self.web_port = free_port()
-        self.processes, known = [], []
-        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
-        for address in ADDRESSES:
-            directory = root / f"sshd-{address}"
-            directory.mkdir()
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / "host_key")],
-                           check=True)
-            shutil.copy(f"{self.key}.pub", directory / "authorized_keys")
-            config = directory / "sshd_config"
-            config.write_text(SSHD_CONFIG.format(address=address, port=self.ssh_port, directory=directory))
-            self.processes.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-                                                  stderr=open(directory / "sshd.log", "w")))
-            known.append(f"[{address}]:{self.ssh_port} " + (directory / "host_key.pub").read_text().split(" ", 2)[0]
-                         + " " + (directory / "host_key.pub").read_text().split(" ", 2)[1])
-            wait_for_port(address, self.ssh_port)
-        self.known_hosts.write_text("\n".join(known) + "\n")
-
-    def base(self, address):
-        return self.root / address
-
-    def url(self, address, path="/"):
-        return f"http://{address}:{self.web_port}{path}"
-
-    def stop(self):
-        for address in ADDRESSES:
-            ctl = self.base(address) / "current" / "bin" / "apache"
-            if ctl.exists():
-                subprocess.run([str(ctl), "stop"], capture_output=True)
-        for process in self.processes:
-            process.terminate()
-            process.wait(timeout=10)
+from support.sshd import ADDRESSES, Project, started_hosts
 
 
 @pytest.fixture(scope="module")
 def test_hosts():
-    # A short root: mod_wsgi's socket path, inside it, must stay under 108 bytes.
-    hosts = SshHosts(world_readable_directory(Path("/var/tmp"), "dw-"))
-    for address in ADDRESSES:
-        shared = hosts.base(address) / "shared"
-        shared.mkdir(parents=True)
-        (shared / "host.cfg").write_text(f"[host]\nlisten = {address}:{hosts.web_port}\n")
-        for path in (hosts.base(address), shared):
-            os.chmod(path, 0o755)
-        os.chmod(shared / "host.cfg", 0o644)
+    hosts = started_hosts()
     yield hosts
     hosts.stop()
     if not os.environ.get("DJANGOWSGI_KEEP"):
         shutil.rmtree(hosts.root, ignore_errors=True)
-
-
-def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
-    deploy_options = {
-        "recipe": "djangowsgi:deploy",
-        "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
-        "path": f"{test_hosts.root}/{{host}}",
-        "buildout-config": "production.cfg",
-        "identity-file": str(test_hosts.key),
-        "known-hosts": str(test_hosts.known_hosts),
-        "health-url": f"http://{{host}}:{test_hosts.web_port}/",
-        "health-timeout": "15",
-        "before-switch": "bin/django migrate --noinput",
-        "shared-files": "host.cfg",
-    }
-    deploy_options.update(deploy or {})
-    lines = "\n".join(f"{k} = " + "\n    ".join(v.splitlines()) for k, v in deploy_options.items() if v is not None)
-    return textwrap.dedent(f"""\
-        [buildout]
-        extends = host.cfg
-        develop = {REPO} example
-        parts = django wsgi apache deploy
-        allow-picked-versions = false
-
-        [django]
-        recipe = djangowsgi:django
-        eggs = coleman
-        settings = coleman.settings
-        environment =
-            COLEMAN_VAR_DIR=${{buildout:directory}}/var
-            COLEMAN_ALLOWED_HOSTS=localhost,{",".join(ADDRESSES)}
-        collectstatic = true
-
-        [wsgi]
-        recipe = djangowsgi:wsgi
-        eggs = ${{django:eggs}}
-        settings = ${{django:settings}}
-        environment = ${{django:environment}}
-
-        [apache]
-        recipe = djangowsgi:apache
-        wsgi-script = ${{wsgi:script}}
-        server-name = localhost
-        listen = ${{host:listen}}
-        aliases = /static/ ${{buildout:directory}}/var/static/
-
-        [deploy]
-        """) + lines + "\n" + versions_section(sqlparse=sqlparse)
-
-
-PRODUCTION_CFG = """\
-[buildout]
-extends = buildout.cfg
-parts = django wsgi apache
-"""
-
-
-class Project:
-    """A git checkout of a project using the recipes, with bin/deploy built."""
-
-    def __init__(self, test_hosts, directory, deploy=None):
-        self.directory = directory
-        copy_world_readable(REPO / "example", directory / "example")
-        (directory / "host.cfg").write_text("[host]\nlisten = 127.0.0.1:8000\n")
-        (directory / "production.cfg").write_text(PRODUCTION_CFG)
-        (directory / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n")
-        self.configure(test_hosts, deploy)
-        self.git("init", "-q")
-        self.commit("first release")
-
-    def configure(self, test_hosts, deploy=None, **pins):
-        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **pins))
-        # Locally only: the test caches, so that bin/deploy is built without downloads.
-        (self.directory / "local.cfg").write_text(
-            f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
-            f"download-cache = {SHARED / 'downloads'}\n")
-        return subprocess.run([str(BUILDOUT), "-N", "-c", str(self.directory / "local.cfg")],
-                              cwd=self.directory, capture_output=True, text=True)
-
-    def git(self, *args):
-        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-        return subprocess.run(["git", "-C", str(self.directory), *args], check=True, capture_output=True,
-                              text=True, env=env)
-
-    def commit(self, message):
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-
-    def change_home_page(self, text):
-        template = self.directory / "example" / "coleman" / "templates" / "coleman" / "home.html"
-        content = template.read_text()
-        start = content.index("<h1>") + 4
-        template.write_text(content[:start] + text + content[content.index("</h1>"):])
-        self.commit(f"home page says {text}")
-
-    def deploy(self, *args, check=True):
-        result = subprocess.run([str(self.directory / "bin" / "deploy"), *args], capture_output=True, text=True,
-                                timeout=600)
-        if check and result.returncode:
-            raise AssertionError(f"bin/deploy {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
 
 
 def page(test_hosts, address):
@@ -247,13 +67,6 @@ def deployed(project, first_deploy):
     return project
 
 
-def releases_on(test_hosts, address):
-    """The releases that went live on a host, oldest first."""
-    releases = test_hosts.base(address) / "releases"
-    return sorted(name for name in os.listdir(releases) if (releases / name / ".deployed").exists()) \
-        if releases.exists() else []
-
-
 def test_deploy_to_three_hosts(project, test_hosts, first_deploy):
     result, pages = first_deploy
     for address in ADDRESSES:
@@ -270,106 +83,6 @@ def test_deploy_to_three_hosts(project, test_hosts, first_deploy):
     status = project.deploy("status")
     assert status.stdout.count("healthy") == 3 and "NOT healthy" not in status.stdout
     assert status.stdout.count(f"(djangowsgi {DJANGOWSGI_VERSION})") == 3, status.stdout
-
-
-def host_state(test_hosts, address):
-    """A host's shared eggs and buildout virtualenvs, with their inode change times."""
-    shared = test_hosts.base(address) / "shared"
-    return {path: os.stat(shared / path).st_ctime_ns for directory in ("eggs/v5", "buildout")
-            for path in [os.path.join(directory, name) for name in os.listdir(shared / directory)]}
-
-
-def test_deploy_with_nothing_changed_ships_nothing_and_makes_no_virtualenv(deployed, test_hosts):
-    project = deployed
-    project.deploy("deploy")  # onto HEAD, if another test left the hosts elsewhere
-    before = {a: host_state(test_hosts, a) for a in ADDRESSES}
-    releases = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    result = project.deploy("deploy")
-    for address in ADDRESSES:
-        assert f"root@{address}:{test_hosts.ssh_port}: on {releases[address]} (unchanged)" in result.stdout
-        assert current_release(test_hosts, address) == releases[address]
-    # --force builds a new release all the same, from what the hosts have.
-    result = project.deploy("deploy", "--force")
-    assert "shipping" not in result.stdout and "making" not in result.stdout and "Got " not in result.stdout
-    for address in ADDRESSES:
-        assert host_state(test_hosts, address) == before[address]
-        assert current_release(test_hosts, address) != releases[address]
-
-
-def test_failed_health_check_rolls_back_and_stops_the_rollout(deployed, test_hosts):
-    project = deployed
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    headings = {a: heading(test_hosts, a) for a in ADDRESSES}
-    project.change_home_page("Coleman, broken edition")
-    views = project.directory / "example" / "coleman" / "views.py"
-    views.write_text(views.read_text().replace("    notes = ", "    raise RuntimeError('a broken release')\n    notes = "))
-    project.commit("a release that builds, migrates and fails to serve")
-    result = project.deploy("deploy", check=False)
-    assert result.returncode != 0
-    first = ADDRESSES[0]
-    assert f"root@{first}:{test_hosts.ssh_port}: FAILED to pass the health check, rolled back to {before[first]}" \
-        in result.stdout
-    for address in ADDRESSES:
-        assert current_release(test_hosts, address) == before[address]
-        assert heading(test_hosts, address) == headings[address]
-    for address in ADDRESSES[1:]:
-        assert f"root@{address}:{test_hosts.ssh_port}: not switched, still on {before[address]}" in result.stdout
-    project.git("reset", "-q", "--hard", "HEAD~2")
-
-
-def test_rollback_status_and_releases(deployed, test_hosts):
-    project, second = deployed, ADDRESSES[1]
-    if not [n for n in releases_on(test_hosts, second) if n < current_release(test_hosts, second)]:
-        project.deploy("deploy", "--force")
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    previous = [n for n in releases_on(test_hosts, second) if n < before[second]][-1]
-    template = test_hosts.base(second) / "releases" / previous / "example" / "coleman" / "templates" / "coleman" / \
-        "home.html"
-    expected = re.search(r"<h1>(.*?)</h1>", template.read_text()).group(1)
-    result = project.deploy("rollback", "--hosts", f"root@{second}:{test_hosts.ssh_port}")
-    assert "rolled back from" in result.stdout
-    assert current_release(test_hosts, second) == previous
-    assert heading(test_hosts, second) == expected
-    assert current_release(test_hosts, ADDRESSES[0]) == before[ADDRESSES[0]]
-    status = project.deploy("status").stdout
-    assert current_release(test_hosts, ADDRESSES[1]) in status and before[ADDRESSES[0]] in status
-    listing = project.deploy("releases").stdout
-    assert f"* {before[ADDRESSES[0]]}" in listing
-
-
-def test_keep_releases_prunes(deployed, test_hosts):
-    project = deployed
-    project.configure(test_hosts, {"keep-releases": "1", "hosts": f"root@{ADDRESSES[2]}:{test_hosts.ssh_port}"})
-    project.commit("keep one release")
-    project.deploy("deploy")
-    releases = os.listdir(test_hosts.base(ADDRESSES[2]) / "releases")
-    # The new current and the one before it stay, whatever keep-releases says.
-    assert len(releases) == 2 and current_release(test_hosts, ADDRESSES[2]) in releases
-    project.configure(test_hosts)
-    project.commit("back to all hosts")
-
-
-def test_dry_run_changes_nothing(deployed, test_hosts):
-    project = deployed
-    def contents():
-        found = {}
-        for address in ADDRESSES:
-            releases, current = test_hosts.base(address) / "releases", test_hosts.base(address) / "current"
-            found[address] = (sorted(os.listdir(releases)) if releases.exists() else [],
-                              os.readlink(current) if current.is_symlink() else None)
-        return found
-
-    before = contents()
-    result = project.deploy("deploy", "--dry-run")
-    # The same steps as a deploy, each with the command it would run, for every host.
-    for address in ADDRESSES:
-        host = f"[root@{address}:{test_hosts.ssh_port}]"
-        buildout = [line for line in result.stdout.splitlines() if line.startswith(f"{host} would run bin/buildout: ")]
-        assert len(buildout) == 1 and " -N -c production.cfg " in buildout[0], result.stdout
-        assert f"{host} would switch current: " in result.stdout
-        assert f"{host} would check {test_hosts.url(address)}" in result.stdout
-    assert result.stdout.rstrip().endswith("Dry run: nothing was done on any host.")
-    assert contents() == before
 
 
 # Every bad input is a unit test (tests/unit/test_options.py); this one shows the
@@ -456,99 +169,17 @@ def test_pin_change_ships_the_one_new_egg(deployed, test_hosts):
         project.commit("sqlparse 0.6.1 again")
 
 
-def test_parallel_deploy_switches_every_host(deployed, test_hosts):
-    project = deployed
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    project.configure(test_hosts, {"parallel": "3"})
-    project.change_home_page("Coleman, parallel edition")
-    try:
-        result = project.deploy("deploy")
-    finally:
-        project.configure(test_hosts)
-        project.commit("one host at a time again")
-    assert "3 at a time" in result.stdout
-    for address in ADDRESSES:
-        assert current_release(test_hosts, address) != before[address]
-        assert f"root@{address}:{test_hosts.ssh_port}: on {current_release(test_hosts, address)}" in result.stdout
-        assert heading(test_hosts, address) == "Coleman, parallel edition"
-
-
-def test_parallel_failure_rolls_back_its_group_and_starts_no_other(deployed, test_hosts):
-    project = deployed
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    headings = {a: heading(test_hosts, a) for a in ADDRESSES}
-    releases_before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
-    project.configure(test_hosts, {"parallel": "2"})
-    views = project.directory / "example" / "coleman" / "views.py"
-    views.write_text(views.read_text().replace("    notes = ", "    raise RuntimeError('a broken release')\n    notes = "))
-    project.commit("a broken release, two hosts at a time")
-    try:
-        result = project.deploy("deploy", check=False)
-    finally:
-        project.git("reset", "-q", "--hard", "HEAD~1")
-        project.configure(test_hosts)
-    assert result.returncode == 1
-    for address in ADDRESSES[:2]:
-        assert (f"root@{address}:{test_hosts.ssh_port}: FAILED to pass the health check, rolled back to "
-                f"{before[address]}") in result.stdout
-    third = ADDRESSES[2]
-    assert f"root@{third}:{test_hosts.ssh_port}: not switched, still on {before[third]}" in result.stdout
-    assert f"[root@{third}:{test_hosts.ssh_port}] switched" not in result.stdout
-    # Built there with the others, never switched to, and removed.
-    assert set(os.listdir(test_hosts.base(third) / "releases")) <= set(releases_before[third])
-    assert unfinished_releases(test_hosts, third) == []
-    for address in ADDRESSES:
-        assert current_release(test_hosts, address) == before[address]
-        assert heading(test_hosts, address) == headings[address]
-
-
-def test_a_release_that_fails_to_build_on_one_host_is_switched_on_none(deployed, test_hosts):
-    project = deployed
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    releases_before = {a: sorted(os.listdir(test_hosts.base(a) / "releases")) for a in ADDRESSES}
-    host_cfg = test_hosts.base(ADDRESSES[1]) / "shared" / "host.cfg"
-    good = host_cfg.read_text()
-    host_cfg.write_text("[host]\nlisten = nowhere\n")
-    project.change_home_page("Coleman, built on two hosts of three")
-    try:
-        result = project.deploy("deploy", check=False)
-    finally:
-        host_cfg.write_text(good)
-        project.git("reset", "-q", "--hard", "HEAD~1")
-    assert result.returncode == 1
-    hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES]
-    assert f"{hosts[1]}: FAILED to run bin/buildout, still on {before[ADDRESSES[1]]}" in result.stdout
-    assert "option listen" in result.stdout
-    for index in (0, 2):
-        assert f"{hosts[index]}: not switched, still on {before[ADDRESSES[index]]}" in result.stdout
-    assert "Nothing was switched" in result.stdout and "switched current" not in result.stdout
-    for address in ADDRESSES:
-        assert current_release(test_hosts, address) == before[address]
-        # Nothing new is left: the release built on the other hosts is removed (and what an
-        # earlier test left unfinished too: a deploy removes that when it looks at the host).
-        assert set(os.listdir(test_hosts.base(address) / "releases")) <= set(releases_before[address])
-        assert unfinished_releases(test_hosts, address) == []
-        assert page(test_hosts, address)[0] == 200
-
-
-@pytest.mark.parametrize("broken", ["unknown host key", "host down"])
-def test_unreachable_host_stops_the_deploy_before_any_change(deployed, test_hosts, tmp_path, broken):
+def test_a_host_with_an_unknown_key_stops_the_deploy_before_any_change(deployed, test_hosts, tmp_path):
+    """(A host that is down is one of tests/unit/test_deploy_rules.py.)"""
     project = deployed
     before = {a: current_release(test_hosts, a) for a in ADDRESSES}
     hosts = [f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES]
-    options = {}
-    if broken == "unknown host key":
-        known = tmp_path / "known_hosts"
-        known.write_text("".join(line + "\n" for line in test_hosts.known_hosts.read_text().splitlines()
-                                 if not line.startswith(f"[{ADDRESSES[1]}]")))
-        options["known-hosts"] = str(known)
-        message = f"{hosts[1]}: FAILED: could not connect: Server '[{ADDRESSES[1]}]:{test_hosts.ssh_port}' " \
-                  f"not found in known_hosts; release unknown"
-    else:
-        hosts[1] = f"root@127.0.0.9:{test_hosts.ssh_port}"  # no sshd there
-        options["hosts"] = "\n".join(hosts)
-        message = f"{hosts[1]}: FAILED: could not connect: NoValidConnectionsError"
-    project.configure(test_hosts, options)
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in test_hosts.known_hosts.read_text().splitlines()
+                             if not line.startswith(f"[{ADDRESSES[1]}]")))
+    message = f"{hosts[1]}: FAILED: could not connect: Server '[{ADDRESSES[1]}]:{test_hosts.ssh_port}' " \
+              f"not found in known_hosts; release unknown"
+    project.configure(test_hosts, {"known-hosts": str(known)})
     project.change_home_page("Coleman, never deployed")
     try:
         result = project.deploy("deploy", check=False)
@@ -651,37 +282,6 @@ def test_a_host_lost_during_its_build_is_said_so_and_cleaned_up_on_the_next_depl
     for address in ADDRESSES:
         assert heading(test_hosts, address) == "Coleman, lost and found edition"
         assert unfinished_releases(test_hosts, address) == []
-
-
-def test_a_host_lost_after_its_switch_is_said_so_and_the_next_deploy_makes_all_consistent(deployed, test_hosts):
-    """The connection lost between the first host's switch and its reload (the
-    reload waits 4 s here, to be lost in)."""
-    project, first = deployed, ADDRESSES[0]
-    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
-    project.configure(test_hosts, {"reload": "sleep 4 && bin/apache reload"})
-    project.change_home_page("Coleman, half switched edition")
-    try:
-        with every_page(test_hosts) as load:
-            code, output = deploy_until(project, rf"\[root@{first}:\d+\] switched current to",
-                                        lambda process: drop_host(test_hosts, first), "deploy")
-    finally:
-        project.configure(test_hosts)
-        project.commit("the reload as it was")
-    assert code == 1, output
-    release = re.search(rf"\[root@{first}:\d+\] switched current to (\S+)", output).group(1)
-    assert (f"root@{first}:{test_hosts.ssh_port}: lost the connection while reloading, after the switch to "
-            f"{release} began: current may point at {release} (it was on {before[first]}); run bin/deploy "
-            f"status") in output
-    for address in ADDRESSES[1:]:
-        assert f"root@{address}:{test_hosts.ssh_port}: not switched, still on {before[address]}" in output
-    assert len(load.results) > 20 and load.failures == []
-    with every_page(test_hosts) as load:
-        project.deploy("deploy")
-    assert load.failures == []
-    now = {current_release(test_hosts, a) for a in ADDRESSES}
-    assert len(now) == 1 and now != {before[first]}
-    for address in ADDRESSES:
-        assert heading(test_hosts, address) == "Coleman, half switched edition"
 
 
 @pytest.mark.parametrize("signal_number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],

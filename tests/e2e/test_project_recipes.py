@@ -7,23 +7,14 @@ import sysconfig
 import pytest
 
 from conftest import DJANGO, REPO, call_wsgi
-from helpers import one_line_error, section, snapshot
+from helpers import example, example_environment, one_line_error, section, snapshot
+
 
 def example_parts(coleman=None, wsgi=None, parts="coleman wsgi", environment=""):
-    """The example's parts; ``coleman`` and ``wsgi`` override or add options (None drops one)."""
-    project = {
-        "eggs": "coleman",
-        "settings": "coleman.settings",
-        "environment": "\n" + "COLEMAN_VAR_DIR=${buildout:directory}/var\n" + environment,
-    }
-    common = {key: f"${{project:{key}}}" for key in project}
-    return (
-        section("buildout", {"parts": parts})
-        + section("project", project)
-        # The example's production settings hash static file names: its page needs the manifest.
-        + section("coleman", {"recipe": "djangowsgi:django", **common, "collectstatic": "true", **(coleman or {})})
-        + section("wsgi", {"recipe": "djangowsgi:wsgi", **common, **(wsgi or {})})
-    )
+    """The example's project parts (buildout.cfg's, its django part as [coleman]);
+    ``coleman`` and ``wsgi`` override or add options (None drops one)."""
+    return example.parts(parts, names=("django", "wsgi"), rename={"django": "coleman"}, changes={
+        "project": {"environment": example_environment(environment)}, "coleman": coleman, "wsgi": wsgi})
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 
 from conftest import BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, TEST_ROOT, LoadLoop, \
-    copy_world_readable, free_port, world_readable_directory
-from helpers import http_get
+    copy_world_readable, free_port, versions_section, world_readable_directory
+from helpers import example, http_get
 
 
 def releases():
@@ -36,42 +36,12 @@ def doc_block(after):
             if line.strip()]
 
 
-SITE = """\
-[buildout]
-develop = ../djangowsgi example
-parts = django wsgi apache
-eggs-directory = {shared}/eggs
-download-cache = {shared}/downloads
-allow-picked-versions = false
-
-[versions]
-djangowsgi = {version}
-Django = 5.2.19
-asgiref = 3.13.0
-sqlparse = 0.6.1
-coleman = 1.0
-
-[django]
-recipe = djangowsgi:django
-eggs = coleman
-settings = coleman.settings
-environment = COLEMAN_VAR_DIR=${{buildout:directory}}/var
-collectstatic = true
-
-[wsgi]
-recipe = djangowsgi:wsgi
-eggs = coleman
-settings = coleman.settings
-environment = ${{django:environment}}
-
-[apache]
-recipe = djangowsgi:apache
-wsgi-script = ${{wsgi:script}}
-server-name = localhost
-listen = 127.0.0.1:{port}
-aliases =
-    /static/ ${{buildout:directory}}/var/static/
-"""
+def site_config(version, port):
+    """The example as a user of ``version`` builds it: buildout.cfg's parts, served on ``port``."""
+    header = (f"[buildout]\ndevelop = ../djangowsgi example\neggs-directory = {SHARED}/eggs\n"
+              f"download-cache = {SHARED}/downloads\nallow-picked-versions = false\n\n")
+    parts = example.parts("django wsgi apache", changes={"apache": {"listen": f"127.0.0.1:{port}", "writable": None}})
+    return header + parts + versions_section(djangowsgi=version)
 
 
 def fetch(port, path):
@@ -114,7 +84,7 @@ def test_upgrade_from_a_release_under_load_fails_no_request(version, commit, sha
     site.mkdir()
     copy_world_readable(EXAMPLE, site / "example")
     port = free_port()
-    (site / "buildout.cfg").write_text(SITE.format(shared=SHARED, version=version, port=port))
+    (site / "buildout.cfg").write_text(site_config(version, port))
     try:
         run(f"{BUILDOUT} bootstrap", site)  # bin/buildout, which the doc runs
         run("bin/buildout -N", site)

@@ -1,10 +1,13 @@
-"""The benchmark's smoke mode: every target runs for a second or two, so that
-bench/run.py cannot rot. Numbers are not judged here; see docs/benchmarks.rst."""
+"""The benchmarks' smoke modes: every bench/ script starts and runs each of its
+targets for a second or two, so that none can rot. Numbers are not judged here;
+see docs/benchmarks.rst. ``make test-bench`` (in .ci/run after ``make test``)."""
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def smoke_run(script, tmp_path):
@@ -73,3 +76,14 @@ def test_tuning_benchmark_smoke_run(tmp_path):
     assert report["mpm"]["4 x 640, factor 2"]["flood requests"]
     assert report["cost"]["generated"]["apache us"]
     assert "event MPM, 2000 connections" in stdout  # the table was printed
+
+
+def test_deploy_benchmark_smoke_run():
+    """One round of bench/deploy.py: three sshd hosts, a first deploy, one with
+    nothing changed, --force, and --force with parallel = 3."""
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "deploy.py"), "--smoke"], capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(re.search(r"^\{$.*?^\}$", result.stdout, re.M | re.S).group(0))
+    for step in ("buildout_preparing_shipment", "first", "unchanged", "forced", "forced_parallel_3"):
+        assert summary[step]["runs_s"], step

@@ -3,7 +3,7 @@
 import configparser
 from pathlib import Path
 
-BUILDOUT_CFG = Path(__file__).resolve().parent.parent / "buildout.cfg"
+BUILDOUT_CFG = Path(__file__).resolve().parents[2] / "buildout.cfg"
 
 
 def versions():

@@ -1,0 +1,70 @@
+"""Where the tests and the benchmarks build: world-readable directories under
+/var/tmp (Apache's user must read what its daemons load, and neither pytest's
+tmp_path nor a checkout in a home directory may be readable), one eggs
+directory and download cache for every test buildout, and the virtualenv of
+/usr/bin/python3 (the Python of Debian's mod_wsgi) that runs bin/buildout."""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "example"
+SYSTEM_PYTHON = "/usr/bin/python3"
+# The version of the working tree, where it is set.
+DJANGOWSGI_VERSION = re.search(r'^__version__ = "(.+)"$', (REPO / "src" / "djangowsgi" / "__init__.py").read_text(),
+                               re.M).group(1)
+SHARED = Path(os.environ.get("DJANGOWSGI_TEST_CACHE", "/var/tmp/djangowsgi-test-cache"))
+TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tests"))
+VENV = SHARED / "venv"
+BUILDOUT = VENV / "bin" / "buildout"
+
+
+def make_test_virtualenv():
+    """/usr/bin/python3's virtualenv with zc.buildout, made again when requirements.txt changes."""
+    requirements = (REPO / "requirements.txt").read_bytes()
+    stamp = VENV / f".requirements-{hashlib.sha256(requirements).hexdigest()[:16]}"
+    if stamp.exists():
+        return
+    shutil.rmtree(VENV, ignore_errors=True)
+    SHARED.mkdir(parents=True, exist_ok=True)
+    os.chmod(SHARED, 0o755)
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "requirements.txt")], check=True)
+    stamp.touch()
+
+
+def world_readable_directory(parent, prefix):
+    parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(parent, 0o755)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(path, 0o755)
+    return path
+
+
+def copy_world_readable(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "var"))
+    for root, dirs, files in os.walk(target):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def free_port():
+    """A free loopback port whose mod_status companion (the port + 10000, or
+    - 10000 above 55535: the apache recipe's default status-listen) is free too."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        companion = port + 10000 if port + 10000 <= 65535 else port - 10000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", companion))
+            except OSError:
+                continue
+        return port

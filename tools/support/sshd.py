@@ -1,0 +1,175 @@
+"""Test hosts for deploys: sshd servers on 127.0.0.2-4 (each host with its own
+base directory, and through sshd's SetEnv no package index), and a git
+checkout of the example with bin/deploy built for them. tests/e2e/test_deploy.py
+and bench/deploy.py deploy to these."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from support import example
+from support.pins import versions_section
+from support.places import BUILDOUT, REPO, SHARED, copy_world_readable, free_port, world_readable_directory
+
+ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+SSHD_CONFIG = """\
+ListenAddress {address}:{port}
+HostKey {directory}/host_key
+PidFile {directory}/sshd.pid
+AuthorizedKeysFile {directory}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+Subsystem sftp internal-sftp
+# A host with no package index: pip and buildout are pointed at nothing.
+SetEnv PIP_INDEX_URL=http://127.0.0.1:9/simple PIP_NO_INDEX=1 PIP_CONFIG_FILE=/dev/null
+"""
+
+
+def wait_for_port(address, port, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answers on {address}:{port}")
+
+
+class SshHosts:
+    """Three sshd servers, a client key they accept, and a known_hosts file."""
+
+    def __init__(self, root):
+        self.root = root
+        self.key = root / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True)
+        self.known_hosts = root / "known_hosts"
+        self.ssh_port = free_port()
+        self.web_port = free_port()
+        self.processes, known = [], []
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
+        for address in ADDRESSES:
+            directory = root / f"sshd-{address}"
+            directory.mkdir()
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / "host_key")],
+                           check=True)
+            shutil.copy(f"{self.key}.pub", directory / "authorized_keys")
+            config = directory / "sshd_config"
+            config.write_text(SSHD_CONFIG.format(address=address, port=self.ssh_port, directory=directory))
+            self.processes.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                                                  stderr=open(directory / "sshd.log", "w")))
+            known.append(f"[{address}]:{self.ssh_port} " + (directory / "host_key.pub").read_text().split(" ", 2)[0]
+                         + " " + (directory / "host_key.pub").read_text().split(" ", 2)[1])
+            wait_for_port(address, self.ssh_port)
+        self.known_hosts.write_text("\n".join(known) + "\n")
+
+    def base(self, address):
+        return self.root / address
+
+    def url(self, address, path="/"):
+        return f"http://{address}:{self.web_port}{path}"
+
+    def stop(self):
+        for address in ADDRESSES:
+            ctl = self.base(address) / "current" / "bin" / "apache"
+            if ctl.exists():
+                subprocess.run([str(ctl), "stop"], capture_output=True)
+        for process in self.processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def started_hosts():
+    """SshHosts under a short root (mod_wsgi's socket path, inside it, must stay
+    under 108 bytes), each host's shared/host.cfg naming its own address to listen on."""
+    hosts = SshHosts(world_readable_directory(Path("/var/tmp"), "dw-"))
+    for address in ADDRESSES:
+        shared = hosts.base(address) / "shared"
+        shared.mkdir(parents=True)
+        (shared / "host.cfg").write_text(f"[host]\nlisten = {address}:{hosts.web_port}\n")
+        for path in (hosts.base(address), shared):
+            os.chmod(path, 0o755)
+        os.chmod(shared / "host.cfg", 0o644)
+    return hosts
+
+
+def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
+    """The example's buildout.cfg as a checkout deployed to ``test_hosts`` has it:
+    each host's listen from its host.cfg, the deploy part pointed at the hosts."""
+    deploy_options = {
+        "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
+        "path": f"{test_hosts.root}/{{host}}",
+        "identity-file": str(test_hosts.key),
+        "known-hosts": str(test_hosts.known_hosts),
+        "health-url": f"http://{{host}}:{test_hosts.web_port}/",
+        "health-timeout": "15",
+        "shared-files": "host.cfg",
+    }
+    deploy_options.update(deploy or {})
+    allowed = f"COLEMAN_ALLOWED_HOSTS=localhost,{','.join(ADDRESSES)}"
+    header = f"[buildout]\nextends = host.cfg\ndevelop = {REPO} example\nallow-picked-versions = false\n\n"
+    return header + example.parts("django wsgi apache deploy", names=("django", "wsgi", "apache", "deploy"), changes={
+        "project": {"environment": example.section("project")["environment"] + "\n" + allowed},
+        "apache": {"listen": "${host:listen}", "writable": None},
+        "deploy": deploy_options,
+    }) + versions_section(sqlparse=sqlparse)
+
+
+PRODUCTION_CFG = """\
+[buildout]
+extends = buildout.cfg
+parts = django wsgi apache
+"""
+
+
+class Project:
+    """A git checkout of a project using the recipes, with bin/deploy built."""
+
+    def __init__(self, test_hosts, directory, deploy=None):
+        self.directory = directory
+        copy_world_readable(REPO / "example", directory / "example")
+        (directory / "host.cfg").write_text("[host]\nlisten = 127.0.0.1:8000\n")
+        (directory / "production.cfg").write_text(PRODUCTION_CFG)
+        (directory / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n")
+        self.configure(test_hosts, deploy)
+        self.git("init", "-q")
+        self.commit("first release")
+
+    def configure(self, test_hosts, deploy=None, **pins):
+        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **pins))
+        # Locally only: the test caches, so that bin/deploy is built without downloads.
+        (self.directory / "local.cfg").write_text(
+            f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
+            f"download-cache = {SHARED / 'downloads'}\n")
+        return subprocess.run([str(BUILDOUT), "-N", "-c", str(self.directory / "local.cfg")],
+                              cwd=self.directory, capture_output=True, text=True)
+
+    def git(self, *args):
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+        return subprocess.run(["git", "-C", str(self.directory), *args], check=True, capture_output=True,
+                              text=True, env=env)
+
+    def commit(self, message):
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+
+    def change_home_page(self, text):
+        template = self.directory / "example" / "coleman" / "templates" / "coleman" / "home.html"
+        content = template.read_text()
+        start = content.index("<h1>") + 4
+        template.write_text(content[:start] + text + content[content.index("</h1>"):])
+        self.commit(f"home page says {text}")
+
+    def deploy(self, *args, check=True):
+        result = subprocess.run([str(self.directory / "bin" / "deploy"), *args], capture_output=True, text=True,
+                                timeout=600)
+        if check and result.returncode:
+            raise AssertionError(f"bin/deploy {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result

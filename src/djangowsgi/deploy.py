@@ -27,9 +27,7 @@ class Recipe(ReadFirst):
         self.hosts = [self._host(line) for line in part.lines("hosts")]
         if not self.hosts:
             raise part.error("hosts", "is required: [user@]host[:port], one a line")
-        self.path = part.absolute_path("path", required=True)
-        if "{" in self.path.replace("{host}", "") or "}" in self.path.replace("{host}", ""):
-            raise part.error("path", "may hold {host} and no other placeholder")
+        self.path = self._host_placeholder("path", part.absolute_path("path", required=True))
         self.python = part.absolute_path("python", "/usr/bin/python3")
         self.buildout_config = self._relative_name("buildout-config", part.get("buildout-config", "buildout.cfg"))
         self.parallel = part.integer("parallel", 1, 1)
@@ -38,9 +36,7 @@ class Recipe(ReadFirst):
         if self.health_url:
             if not re.match(r"https?://", self.health_url):
                 raise part.error("health-url", f"{self.health_url!r} is not an http:// or https:// URL")
-            leftover = self.health_url.replace("{host}", "")
-            if "{" in leftover or "}" in leftover:
-                raise part.error("health-url", "may hold {host} and no other placeholder")
+            self._host_placeholder("health-url", self.health_url)
         self.health_timeout = part.integer("health-timeout", 30, 1)
         self.keep_releases = part.integer("keep-releases", 5, 1)
         self.before_switch = part.lines("before-switch")
@@ -83,10 +79,14 @@ class Recipe(ReadFirst):
     def _host_setting(self, line):
         if not HOST_SETTING.match(line):
             raise self.part.error("host-settings", f"{line!r} is not section:option=value")
-        leftover = line.replace("{host}", "")
+        return self._host_placeholder("host-settings", line)
+
+    def _host_placeholder(self, key, value):
+        """``value``, which may name each host as {host} and hold no other placeholder."""
+        leftover = value.replace("{host}", "")
         if "{" in leftover or "}" in leftover:
-            raise self.part.error("host-settings", "may hold {host} and no other placeholder")
-        return line
+            raise self.part.error(key, "may hold {host} and no other placeholder")
+        return value
 
     def _host(self, line):
         match = HOST.match(line)

@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-bench test-debian13 check golden bench clean packages-run packages-test packages-bench
+.PHONY: run test test-bench test-debian13 check golden bench clean packages-check packages-run packages-test packages-bench
 
 run: packages-run
 	PYTHONPATH=src $(PYTHON) -m djangowsgi bootstrap
@@ -36,8 +36,9 @@ test-bench: packages-bench $(STAMP)
 test-debian13:
 	tools/debian13
 
-# The unit layer: options, rendering and golden files; no Apache, no bin/buildout, no network.
-check: packages-run $(STAMP)
+# The unit layer: options, rendering and golden files, the control script's config, the
+# deploy's rules; no Apache (none installed for it), no bin/buildout, no sshd, no network.
+check: packages-check $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit
 
 # Rewrites tests/unit/golden/ from the recipes as they are: review the diff before committing it.
@@ -52,7 +53,7 @@ bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/deploy.py
 
 # The Debian packages of each target (tools/install-system-packages lists them).
-packages-run packages-test packages-bench:
+packages-check packages-run packages-test packages-bench:
 	@tools/install-system-packages $(@:packages-%=%)
 
 $(STAMP): requirements.txt

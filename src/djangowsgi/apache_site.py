@@ -58,7 +58,8 @@ class Layout:
     pid_file = property(lambda self: os.path.join(self.run_directory, "httpd.pid"))
 
 
-class DaemonGroup(NamedTuple):
+class ProcessGroup(NamedTuple):
+    """A WSGIDaemonProcess of the site."""
     name: str
     processes: int
     display_name: str  # as written in WSGIDaemonProcess
@@ -75,7 +76,7 @@ class Site:
     port: int
     mode: str  # daemon or embedded
     process_group: str
-    daemon_groups: tuple  # of DaemonGroup: the pages', then the bodies' (if any)
+    daemon_groups: tuple  # of ProcessGroup: the pages', then the bodies' (if any)
     confdir: str  # the system Apache's
     preload: bool
     apache_version: str
@@ -253,11 +254,11 @@ def daemon_groups(part, process_group, machine):
     processes = part.integer("processes", max(MIN_PROCESSES, machine.cpus), 1, 1000)
     display_name = part.apache_value("display-name", part.get("display-name", default_display_name(process_group)),
                                      PLAIN, "a plain name")
-    groups = [DaemonGroup(process_group, processes, display_name)]
+    groups = [ProcessGroup(process_group, processes, display_name)]
     body_processes = part.integer("body-processes", 1, 0, 1000)
     if body_processes:
         body_group = f"{process_group}-bodies"
-        groups.append(DaemonGroup(body_group, body_processes, default_display_name(body_group)))
+        groups.append(ProcessGroup(body_group, body_processes, default_display_name(body_group)))
     return tuple(groups)
 
 

@@ -23,6 +23,35 @@ class Account(NamedTuple):
     gid: int  # the primary group's
 
 
+class Accounts:
+    """The accounts as the system's name service gives them, one name at a time
+    (listing every user would miss those of a directory that does not enumerate)."""
+
+    def user(self, name):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            return None
+        return Account(entry.pw_uid, entry.pw_gid)
+
+    def group(self, name):
+        """The gid of group ``name``, or None."""
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            return None
+
+    def group_name(self, gid):
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return None
+
+    def memberships(self, user):
+        """The gids of the groups that list ``user`` as a member."""
+        return {entry.gr_gid for entry in grp.getgrall() if user in entry.gr_mem}
+
+
 @dataclass(frozen=True)
 class Machine:
     apache: Optional[str]  # the httpd binary, None when there is none
@@ -37,8 +66,7 @@ class Machine:
     python: str  # the Python running buildout (sys.executable)
     python_prefix: str  # its sys.prefix: the default python-home
     apache_confdir: str  # the system Apache's ($APACHE_CONFDIR or /etc/apache2)
-    users: dict = field(default_factory=dict)  # name: Account
-    groups: dict = field(default_factory=dict)  # name: (gid, member names)
+    accounts: Accounts = field(default_factory=Accounts)
 
     @classmethod
     def probe(cls):
@@ -61,34 +89,27 @@ class Machine:
             python=sys.executable,
             python_prefix=sys.prefix,
             apache_confdir=os.environ.get("APACHE_CONFDIR") or "/etc/apache2",
-            users={entry.pw_name: Account(entry.pw_uid, entry.pw_gid) for entry in pwd.getpwall()},
-            groups={entry.gr_name: (entry.gr_gid, tuple(entry.gr_mem)) for entry in grp.getgrall()},
         )
 
     def default_user(self):
         """The user running buildout; when that is root, www-data (or nobody)."""
         if self.euid != 0:
             return self.login
-        return next((name for name in ("www-data", "apache") if name in self.users), "nobody")
+        return next((name for name in ("www-data", "apache") if self.accounts.user(name)), "nobody")
 
     def primary_group(self, user):
-        account = self.users.get(user)
-        if account is not None:
-            for name, (gid, _) in self.groups.items():
-                if gid == account.gid:
-                    return name
-        return user
+        account = self.accounts.user(user)
+        return (self.accounts.group_name(account.gid) if account else None) or user
 
     def account(self, user, group):
         """(uid, gids) of user and group; NoAccount says which does not exist."""
-        if user not in self.users:
+        account = self.accounts.user(user)
+        if account is None:
             raise NoAccount("user", user)
-        if group not in self.groups:
+        gid = self.accounts.group(group)
+        if gid is None:
             raise NoAccount("group", group)
-        account = self.users[user]
-        gids = {self.groups[group][0], account.gid}
-        gids |= {gid for gid, members in self.groups.values() if user in members}
-        return account.uid, gids
+        return account.uid, {gid, account.gid} | self.accounts.memberships(user)
 
     def mod_wsgi_embeds(self, mod_wsgi):
         """The Python that a mod_wsgi module embeds: this machine's as probed, another's read now."""

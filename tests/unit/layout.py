@@ -35,8 +35,28 @@ def machine(**changes):
         python="/srv/mysite/venv/bin/python3",
         python_prefix="/srv/mysite/venv",
         apache_confdir="/etc/apache2",
-        users={"root": Account(0, 0), "www-data": Account(33, 33), "mysite": Account(1001, 1001)},
-        groups={"root": (0, ()), "www-data": (33, ()), "mysite": (1001, ()), "adm": (4, ("mysite",))},
+        accounts=FixedAccounts(
+            users={"root": Account(0, 0), "www-data": Account(33, 33), "mysite": Account(1001, 1001)},
+            groups={"root": (0, ()), "www-data": (33, ()), "mysite": (1001, ()), "adm": (4, ("mysite",))}),
     )
     values.update(changes)
     return Machine(**values)
+
+
+class FixedAccounts:
+    """The accounts of a Machine made on the spot: {name: Account}, {name: (gid, members)}."""
+
+    def __init__(self, users, groups):
+        self.users, self.groups = users, groups
+
+    def user(self, name):
+        return self.users.get(name)
+
+    def group(self, name):
+        return self.groups[name][0] if name in self.groups else None
+
+    def group_name(self, gid):
+        return next((name for name, (g, _) in self.groups.items() if g == gid), None)
+
+    def memberships(self, user):
+        return {gid for gid, members in self.groups.values() if user in members}

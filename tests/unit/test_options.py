@@ -345,3 +345,12 @@ def test_mod_wsgi_is_found_under_the_name_the_distribution_gives_it(tmp_path):
     assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi_python3.so")
     (tmp_path / "mod_wsgi.so").write_bytes(b"")  # Debian's
     assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi.so")
+
+
+def test_the_machines_accounts_are_looked_up_one_name_at_a_time():
+    """As the system's name service gives them (a directory need not list its users)."""
+    from djangowsgi.machine import Account, Accounts
+    accounts = Accounts()
+    assert accounts.user("root") == Account(0, 0) and accounts.user("no-such-user") is None
+    assert accounts.group("root") == 0 and accounts.group("no-such-group") is None
+    assert accounts.group_name(0) == "root"

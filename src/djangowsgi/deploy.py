@@ -1,5 +1,4 @@
 """Recipe ``djangowsgi:deploy``: bin/<part>, rolling deploys of the buildout with Fabric."""
-import dataclasses
 import os
 import re
 import sys
@@ -155,7 +154,7 @@ class Recipe(ReadFirst):
             python=sys.executable,
             part=self.name,
             python_path=render.python_path(self.paths + [package], self.script),
-            config=render.python_value(dataclasses.asdict(config)),
+            config=render.python_value(config.to_script()),
         )
         write_if_changed(self.script, content, mode=0o755)
         return [self.script]

@@ -227,3 +227,14 @@ def test_step_failures_read_as_the_summary_says_them():
     assert StepFailed("run bin/buildout", "exit 1: boom").outcome("r1") == "FAILED to run bin/buildout, still on r1"
     assert ConnectionLost("ship eggs").outcome(None) == "lost the connection while shipping eggs, still on no release"
     assert str(StepFailed("connect", "could not connect: refused")) == "could not connect: refused"
+
+
+def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer(world):
+    from djangowsgi.runtime.deploy_config import CONFIG_VERSION, DeployConfig
+    config = world.config()
+    written = config.to_script()
+    assert written["config_version"] == CONFIG_VERSION and DeployConfig.from_script(written) == config
+    older = {k: v for k, v in written.items() if k not in ("config_version", "djangowsgi_version")}  # 0.1.0's
+    assert DeployConfig.from_script(older).djangowsgi_version == "unknown"
+    with pytest.raises(ValueError, match="written by a newer djangowsgi"):
+        DeployConfig.from_script({**written, "config_version": CONFIG_VERSION + 1})

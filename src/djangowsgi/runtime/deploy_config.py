@@ -1,7 +1,11 @@
-"""What the deploy recipe tells bin/<deploy part>: one typed object, written into
-the generated script as a dict and rebuilt from it (``DeployConfig(**CONFIG)``),
+"""What the deploy recipe tells bin/<deploy part>: one typed, versioned object,
+written into the generated script as a dict (``to_script``) and rebuilt from it
+(``DeployConfig.from_script``, which reads the scripts of older releases too),
 and the facts a deploy learns as it runs, kept apart."""
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
+
+# 2: written by 0.2.0 (djangowsgi_version); scripts without "config_version" are older (1).
+CONFIG_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,18 @@ class DeployConfig:
 
     @classmethod
     def from_script(cls, values):
-        """The config of a generated script (values it does not know are left aside)."""
+        """The config of a generated script, of this release or an older one
+        (values it does not know are left aside)."""
+        version = values.get("config_version", 1)
+        if version > CONFIG_VERSION:
+            raise ValueError(f"bin/deploy was written by a newer djangowsgi (config version {version}): "
+                             f"run bin/buildout again")
         known = {field.name for field in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
+
+    def to_script(self):
+        """The dict the build writes into bin/<deploy part> (render.python_value)."""
+        return {"config_version": CONFIG_VERSION, **asdict(self)}
 
 
 @dataclass(frozen=True)

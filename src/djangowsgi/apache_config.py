@@ -286,30 +286,31 @@ def _status_vhost(site):
 
 def edge(site):
     """httpd.conf's lines for slow clients, floods and request sizes."""
+    edge = site.edge
     lines = ["Timeout 60"]
-    if site.edge.request_read_timeout:
-        lines.append(f"RequestReadTimeout {site.edge.request_read_timeout}")
+    if edge.request_read_timeout:
+        lines.append(f"RequestReadTimeout {edge.request_read_timeout}")
     lines += [
         "KeepAlive On",
-        f"KeepAliveTimeout {site.edge.keep_alive_timeout}",
+        f"KeepAliveTimeout {edge.keep_alive_timeout}",
         "MaxKeepAliveRequests 10000",
-        f"ListenBacklog {site.edge.listen_backlog}",
+        f"ListenBacklog {edge.listen_backlog}",
         "LimitRequestLine 8190",
         "LimitRequestFields 100",
         "LimitRequestFieldSize 8190",
         "",
-        f"# The event MPM: {site.edge.workers} workers, {site.edge.server_limit} process{'es' if site.edge.server_limit > 1 else ''} "
-        f"of {site.edge.threads_per_child} threads,",
+        f"# The event MPM: {edge.workers} workers, {edge.server_limit} process{'es' if edge.server_limit > 1 else ''} "
+        f"of {edge.threads_per_child} threads,",
         "# all started at once and kept (MaxSpareThreads): a burst never waits for a new process.",
         "# A request waiting for a daemon holds a worker; a process whose workers are all busy",
         "# closes its idle keep-alive connections (docs/serving.rst, \"Slow clients and floods\").",
-        f"ServerLimit {site.edge.server_limit}",
-        f"StartServers {site.edge.server_limit}",
-        f"ThreadLimit {site.edge.threads_per_child}",
-        f"ThreadsPerChild {site.edge.threads_per_child}",
-        f"MaxRequestWorkers {site.edge.server_limit * site.edge.threads_per_child}",
-        f"MinSpareThreads {site.edge.threads_per_child}",
-        f"MaxSpareThreads {site.edge.server_limit * site.edge.threads_per_child + site.edge.threads_per_child}",
+        f"ServerLimit {edge.server_limit}",
+        f"StartServers {edge.server_limit}",
+        f"ThreadLimit {edge.threads_per_child}",
+        f"ThreadsPerChild {edge.threads_per_child}",
+        f"MaxRequestWorkers {edge.server_limit * edge.threads_per_child}",
+        f"MinSpareThreads {edge.threads_per_child}",
+        f"MaxSpareThreads {edge.server_limit * edge.threads_per_child + edge.threads_per_child}",
         "AsyncRequestWorkerFactor 2",
     ]
     return "\n".join(lines)

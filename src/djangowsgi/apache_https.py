@@ -94,8 +94,9 @@ def _certificate_service(site):
         f"# Certificates from {acme.ca}, obtained and renewed by mod_md (docs/https.rst)",
         f"MDStoreDir {render.apache(served(acme.store))}",
     ] + _trust_and_ports(site)
-    lines += _certificate_scripts(site.python, served(site.layout.certificate_agent), served(site.layout.certificate_event),
-                                  served(site.layout.certificate_events), site.user, served(site.layout.pid_file))
+    layout = site.layout
+    lines += _certificate_scripts(site.python, served(layout.certificate_agent), served(layout.certificate_event),
+                                  served(layout.certificate_events), site.user, served(layout.pid_file))
     return "\n".join(lines)
 
 

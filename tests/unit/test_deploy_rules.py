@@ -229,7 +229,7 @@ def test_step_failures_read_as_the_summary_says_them():
     assert str(StepFailed("connect", "could not connect: refused")) == "could not connect: refused"
 
 
-def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer(world):
+def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer(world, capsys):
     from djangowsgi.runtime.deploy_config import CONFIG_VERSION, DeployConfig
     config = world.config()
     written = config.to_script()
@@ -238,3 +238,5 @@ def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer
     assert DeployConfig.from_script(older).djangowsgi_version == "unknown"
     with pytest.raises(ValueError, match="written by a newer djangowsgi"):
         DeployConfig.from_script({**written, "config_version": CONFIG_VERSION + 1})
+    assert commands.main({**written, "config_version": CONFIG_VERSION + 1}, ["status"]) == 2
+    assert "bin/deploy was written by a newer djangowsgi" in capsys.readouterr().err

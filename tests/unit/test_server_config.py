@@ -62,10 +62,16 @@ def test_a_0_1_0_dev0_script():
     assert (config.writable, config.user) == ((), "")
 
 
-def test_a_script_of_a_newer_release_is_refused():
-    values = {**script_values(GOLDEN / "apache-default" / "bin-apache"), "config_version": CONFIG_VERSION + 1}
+@pytest.mark.parametrize("kind", ["apache-default", "apache-system"])
+def test_a_script_of_a_newer_release_is_refused_in_one_line(kind, capsys):
+    from djangowsgi.runtime import system_apache
+    values = {**script_values(GOLDEN / kind / "bin-apache"), "config_version": CONFIG_VERSION + 1}
     with pytest.raises(ValueError, match="written by a newer djangowsgi"):
         ServerConfig.from_script(values)
+    runtime = system_apache if kind == "apache-system" else apachectl
+    assert runtime.main(values, ["status"]) == 2
+    assert capsys.readouterr().err == (f"bin/<part> was written by a newer djangowsgi (config version "
+                                       f"{CONFIG_VERSION + 1}): run bin/buildout again\n")
 
 
 def test_a_0_1_0_system_script_reaches_the_system_apaches_commands(capsys):

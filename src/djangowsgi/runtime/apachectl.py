@@ -30,7 +30,11 @@ COMMANDS_AS_ROOT = ("start", "restart", "graceful", "reload", "foreground")
 
 
 def main(values, args):
-    server = ServerConfig.from_script(values)
+    try:
+        server = ServerConfig.from_script(values)
+    except ValueError as e:  # written by a newer release
+        sys.stderr.write(f"{e}\n")
+        return 2
     if server.system:  # bin/<part> written by djangowsgi 0.1.0 comes here for both kinds
         from djangowsgi.runtime import system_apache
         return system_apache.run(server, args)

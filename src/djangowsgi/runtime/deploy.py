@@ -4,6 +4,7 @@ deploy itself is in rollout.py, a release on one host in releases.py, the SSH
 side in hosts.py."""
 import argparse
 import signal
+import sys
 
 from djangowsgi.runtime.deploy_config import DeployConfig
 from djangowsgi.runtime.hosts import Host, StepFailed, in_threads, say
@@ -12,7 +13,11 @@ from djangowsgi.runtime.rollout import deploy
 
 
 def main(config, argv):
-    config = DeployConfig.from_script(config)
+    try:
+        config = DeployConfig.from_script(config)
+    except ValueError as e:  # written by a newer release
+        sys.stderr.write(f"{e}\n")
+        return 2
     parser = argparse.ArgumentParser(prog=f"bin/{config.part}", description="Deploy this buildout with Fabric.")
     commands = parser.add_subparsers(dest="command", required=True)
     deploy_parser = commands.add_parser("deploy", help="build a new release on each host and switch to it")

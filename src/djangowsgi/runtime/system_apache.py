@@ -37,7 +37,12 @@ COMMANDS_AS_ROOT = ("install", "reload", "graceful")
 
 
 def main(values, args):
-    return run(ServerConfig.from_script(values), args)
+    try:
+        server = ServerConfig.from_script(values)
+    except ValueError as e:  # written by a newer release
+        sys.stderr.write(f"{e}\n")
+        return 2
+    return run(server, args)
 
 
 def run(server, args):

@@ -32,12 +32,14 @@ setup(
             "wsgi = djangowsgi.wsgi:Recipe",
             "apache = djangowsgi.apache:Recipe",
             "deploy = djangowsgi.deploy:Recipe",
+            "balancer = djangowsgi.balancer:Recipe",
         ],
         # Removes a part's files when the part is gone, not when it is reinstalled.
         "zc.buildout.uninstall": [
             "django = djangowsgi.manage:uninstall",
             "wsgi = djangowsgi.wsgi:uninstall",
             "apache = djangowsgi.apache:uninstall",
+            "balancer = djangowsgi.balancer:uninstall",
         ],
     },
 )

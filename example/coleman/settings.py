@@ -37,6 +37,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# HTTPS ended at the balancer: its X-Forwarded-Proto says so. Safe with djangowsgi's
+# Apache, which removes that header from anyone but the trusted-proxies.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 ROOT_URLCONF = "coleman.urls"
 WSGI_APPLICATION = "coleman.wsgi.application"
 

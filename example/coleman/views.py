@@ -1,6 +1,7 @@
 import os
 import time
 
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from coleman.models import Note
@@ -20,3 +21,9 @@ def waiting(request):
     ms = request.GET.get("ms", "5")
     time.sleep(min(int(ms), 100) / 1000 if ms.isdigit() else 0.005)
     return home(request)
+
+
+def visitor(request):
+    """Who Django thinks the visitor is: the address and scheme it sees (tests of the
+    balancer's X-Forwarded-For and X-Forwarded-Proto, and the docs, use it)."""
+    return HttpResponse(f"{request.META.get('REMOTE_ADDR')} {request.scheme}\n", content_type="text/plain")

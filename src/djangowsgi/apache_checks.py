@@ -31,6 +31,8 @@ def check_machine(site, machine, part):
                                        "or set log-rotation = off")
     if site.check:
         check_python(site, machine, part)
+    if site.trusted_proxies and site.check and not machine.has_module(site.modules, "remoteip"):
+        raise part.error("trusted-proxies", f"needs mod_remoteip, which is not in {site.modules}")
     # A UNIX socket path holds at most 107 bytes; mod_wsgi adds ".<pid>.u<uid>.<n>.sock".
     socket = site.served(site.socket_prefix)
     longest = len(socket.encode()) + len(f".4194304.u{uid}.999.sock")

@@ -34,6 +34,7 @@ def vhost(site):
         f"LogLevel {site.log_level}",
         "",
     ]
+    lines += trusted_proxy_lines(site) + [""]
     if site.ssl:
         lines += apache_https.vhost_lines(site) + [""]  # certificates: absolute, outside any release
     if site.mode == "daemon":
@@ -93,6 +94,26 @@ def vhost(site):
         redirect=_redirect_vhost(site),
         managed_domain=apache_https.managed_domain(site),
     )
+
+
+def trusted_proxy_lines(site):
+    """Behind a balancer (trusted-proxies): the visitor's address (the access log's
+    %a and %h, Django's REMOTE_ADDR) and scheme as the balancer says, from its
+    addresses alone. Without one, no visitor's X-Forwarded-Proto reaches Django,
+    so that SECURE_PROXY_SSL_HEADER is safe either way."""
+    if not site.trusted_proxies:
+        return ["# No balancer in front (trusted-proxies): a visitor's X-Forwarded-Proto is not believed.",
+                "RequestHeader unset X-Forwarded-Proto"]
+    from_proxy = " || ".join(f"%{{CONN_REMOTE_ADDR}} -ipmatch '{p}'" for p in site.trusted_proxies)
+    return [
+        "# trusted-proxies: the balancer's X-Forwarded-For names the visitor (mod_remoteip);",
+        "# sent by anyone else, it is ignored and X-Forwarded-Proto removed.",
+        "RemoteIPHeader X-Forwarded-For",
+        f"RemoteIPInternalProxy {' '.join(site.trusted_proxies)}",
+        f'<If "!({from_proxy})">',
+        "    RequestHeader unset X-Forwarded-Proto",
+        "</If>",
+    ]
 
 
 # Types worth compressing; images, fonts in woff and archives are compressed already.
@@ -222,7 +243,7 @@ def httpd_conf(site, vhost_path):
     """httpd.conf of the self-contained server, including ``vhost_path``."""
     def a(path):
         return render.apache(site.served(path))
-    modules = ["mpm_event"] + SITE_MODULES
+    modules = ["mpm_event"] + SITE_MODULES + (["remoteip"] if site.trusted_proxies else [])
     if site.brotli:
         modules.append("brotli")
     if site.edge.request_read_timeout:
@@ -327,7 +348,8 @@ def systemd_unit(site):
         part=site.name,
         unit_name=os.path.basename(site.systemd_unit),
         unit_path=quoted(site.served(site.systemd_unit)),
-        server_name=site.server_name,
+        description=f"Apache + mod_wsgi serving {site.server_name} (djangowsgi part [{site.name}])",
+        kind="Apache",
         pid_file=quoted(site.served(site.layout.pid_file)),
         script=quoted(site.served(site.layout.script)),
         user=user,
@@ -407,7 +429,7 @@ SITE_MODULES = ["authz_core", "authz_host", "alias", "mime", "headers", "filter"
 
 def system_modules(site):
     """What a2enmod enables on the system Apache for this site."""
-    modules = ["wsgi"] + SITE_MODULES
+    modules = ["wsgi"] + SITE_MODULES + (["remoteip"] if site.trusted_proxies else [])
     if site.ssl:
         modules += ["ssl"] + (["http2"] if site.edge.http2 else []) + (["md"] if site.ssl.acme else [])
     return modules

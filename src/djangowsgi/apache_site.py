@@ -5,6 +5,7 @@ machine's files allow the site is apache_checks.py's, and its files are
 rendered in apache_config.py. Every problem is a one-line UserError."""
 import dataclasses
 import hashlib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class Site:
     ssl: Optional[Tls]
     edge: Edge
     status_listen: Optional[tuple]  # (host, port)
+    trusted_proxies: tuple  # addresses or networks whose X-Forwarded-For/-Proto are believed
     extra: str
     httpd: Optional[str]
     modules: str
@@ -207,6 +209,7 @@ def read_site(buildout, name, options, machine):
         ssl=ssl,
         edge=read_edge(part),
         status_listen=read_status_listen(part, server, host, port, ssl),
+        trusted_proxies=read_trusted_proxies(part),
         extra=read_extra(part),
         httpd=httpd,
         modules=modules,
@@ -310,6 +313,20 @@ def read_logs(part, layout, machine):
         log_keep=part.integer("log-keep", 10, 1, 10000),
         rotatelogs=part.absolute_path("rotatelogs", machine.rotatelogs),
     )
+
+
+def read_trusted_proxies(part):
+    """The balancer's addresses (or networks): only from them X-Forwarded-For and
+    X-Forwarded-Proto tell the visitor's address and scheme (mod_remoteip)."""
+    found = []
+    for line in part.lines("trusted-proxies"):
+        for value in line.split():
+            try:
+                found.append(str(ipaddress.ip_network(value, strict=False)))
+            except ValueError:
+                raise part.error("trusted-proxies", f"{value!r} is not an IP address or network like 127.0.0.1 "
+                                                    f"or 10.0.0.0/24 (the balancer's)") from None
+    return tuple(found)
 
 
 def read_extra(part):

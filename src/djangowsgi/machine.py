@@ -123,3 +123,23 @@ class Machine:
 
 def module_names(file_names):
     return frozenset(name[4:-3] for name in file_names if name.startswith("mod_") and name.endswith(".so"))
+
+
+@dataclass(frozen=True)
+class Haproxy:
+    """What this machine's HAProxy is, probed once when buildout reads a balancer part."""
+    path: Optional[str]  # None when there is none
+    found: bool  # path is an executable
+    version: Optional[tuple]  # (major, minor)
+    prometheus: bool  # built with its Prometheus exporter (USE_PROMEX)
+    rotatelogs: Optional[str]
+    euid: int
+    accounts: Accounts = field(default_factory=Accounts)
+
+    @classmethod
+    def probe(cls, path=None):
+        path = path or system.find_program("haproxy", ("/usr/sbin", "/usr/local/sbin"))
+        found = bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
+        version, prometheus = system.haproxy_build(path) if found else (None, False)
+        return cls(path=path, found=found, version=version, prometheus=prometheus, rotatelogs=system.find_rotatelogs(),
+                   euid=os.geteuid())

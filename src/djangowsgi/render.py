@@ -133,3 +133,17 @@ def ini_value(value):
 def ini_lines(lines):
     """A multi-line option's value: each line on its own indented line."""
     return "".join(f"\n    {line}" for line in lines)
+
+
+# HAProxy configuration values: checked when read (balancer_site.py), bare when
+# plain, else in single quotes, in which HAProxy expands and escapes nothing.
+HAPROXY_BARE = re.compile(r"[A-Za-z0-9_./:%@+=,*-]+\Z")
+
+
+def haproxy(value):
+    value = str(value)
+    if HAPROXY_BARE.match(value):
+        return value
+    if "'" in value or re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"unsafe value for an HAProxy configuration: {value!r}")
+    return f"'{value}'"

@@ -45,6 +45,21 @@ def find_rotatelogs():
     return shutil.which("rotatelogs", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/bin") + SBIN))
 
 
+def find_program(name, directories=()):
+    return shutil.which(name, path=os.pathsep.join((os.environ.get("PATH", ""),) + tuple(directories) + SBIN))
+
+
+def haproxy_build(path):
+    """(version as (major, minor), has the Prometheus exporter) of an HAProxy binary, from ``haproxy -vv``."""
+    try:
+        text = subprocess.run([path, "-vv"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, False
+    match = re.search(r"HA-?Proxy version (\d+)\.(\d+)", text)
+    version = (int(match.group(1)), int(match.group(2))) if match else None
+    return version, "prometheus-exporter" in text
+
+
 def find_modules_directory():
     for directory in MODULE_DIRECTORIES:
         if os.path.exists(os.path.join(directory, "mod_alias.so")):

@@ -60,3 +60,14 @@ class FixedAccounts:
 
     def memberships(self, user):
         return {gid for gid, members in self.groups.values() if user in members}
+
+
+def haproxy(**changes):
+    """A machine.Haproxy as Debian 12's would be probed (2.6 with its Prometheus exporter), made on the spot."""
+    from djangowsgi.machine import Account, Haproxy
+    values = dict(path="/usr/sbin/haproxy", found=True, version=(2, 6), prometheus=True,
+                  rotatelogs="/usr/bin/rotatelogs", euid=0,
+                  accounts=FixedAccounts(users={"root": Account(0, 0), "haproxy": Account(108, 115)},
+                                         groups={"root": (0, ()), "haproxy": (115, ())}))
+    values.update(changes)
+    return Haproxy(**values)

@@ -11,9 +11,10 @@ import types
 
 import pytest
 
-from djangowsgi import apache_config, manage, project, render, wsgi
+from djangowsgi import apache_config, balancer_files, manage, project, render, wsgi
+from djangowsgi.balancer_site import read_balancer
 from djangowsgi.apache_site import read_site
-from layout import REPO, buildout, machine
+from layout import REPO, buildout, haproxy, machine
 
 GOLDEN = REPO / "tests" / "unit" / "golden"
 REGENERATE = os.environ.get("DJANGOWSGI_REGENERATE_GOLDEN") == "1"
@@ -60,6 +61,7 @@ APACHE_SETS = {
                      "log-level": "info", "status-listen": "off", "preload": "false", "display-name": "mysite",
                      "inactivity-timeout": "300", "maximum-requests": "1000", "lang": "en_US.UTF-8",
                      "served-from": "/srv/current", "extra": "Header set X-Site mysite"},
+    "behind-balancer": {"listen": "127.0.0.1:8000", "trusted-proxies": "127.0.0.1\n10.0.0.0/24 10.1.2.3"},
 }
 
 
@@ -73,6 +75,35 @@ def test_apache_files(name):
     if not site.system:
         compare(f"apache-{name}/httpd.conf", apache_config.httpd_conf(site, site.layout.vhost))
         compare(f"apache-{name}/{os.path.basename(site.systemd_unit)}", apache_config.systemd_unit(site))
+
+
+BALANCER = {"server-name": "www.mysite.example", "listen": "*:80",
+            "backends": "web1.mysite.example:8000\nweb2.mysite.example:8000\n10.0.0.7:8001"}
+BALANCER_SETS = {
+    "default": ({}, {}),
+    "https-files": ({"listen": "*:443", "ssl-certificate": "CERT", "ssl-certificate-key": "KEY", "hsts": "63072000",
+                     "cache": "/static/\n/media/", "retry-methods": "GET HEAD PUT", "stats-listen": "off"},
+                    {"euid": 1000, "prometheus": False}),
+    "deploy-hosts": ({"backends": "deploy@web1.mysite.example\ndeploy@web2.mysite.example:2222",
+                      "backend-port": "8000", "balance": "roundrobin", "server-maxconn": "0", "threads": "2",
+                      "retry-on": "none", "cache": "off", "slowstart": "off", "log-rotation": "off",
+                      "health-check": "/health/?full=1", "http-reuse": "safe"}, {}),
+}
+
+
+@pytest.mark.parametrize("name", BALANCER_SETS)
+def test_balancer_files(name, tmp_path):
+    options, probed = BALANCER_SETS[name]
+    for placeholder in ("CERT", "KEY"):
+        (tmp_path / placeholder).write_text("")
+    options = {key: str(tmp_path / value) if value in ("CERT", "KEY") else value for key, value in options.items()}
+    balancer = read_balancer(buildout(), "balancer", {**BALANCER, **options}, haproxy(**probed))
+
+    def shown(text):
+        return text.replace(str(tmp_path), "/etc/ssl/mysite")
+    compare(f"balancer-{name}/haproxy.cfg", shown(balancer_files.haproxy_cfg(balancer)))
+    compare(f"balancer-{name}/bin-balancer", shown(balancer_files.control_script(balancer)))
+    compare(f"balancer-{name}/balancer.service", balancer_files.systemd_unit(balancer))
 
 
 PROJECT = {"eggs": "mysite", "settings": "mysite.settings",

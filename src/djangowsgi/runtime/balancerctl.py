@@ -1,0 +1,307 @@
+"""bin/<balancer part>: a self-contained HAProxy in master-worker mode, its pid
+file, runtime API socket, server states and log under the buildout's var/.
+
+A reload is hitless: the master re-executes with the new configuration, the new
+worker takes the listening sockets over the API socket (expose-fd listeners)
+and the old one finishes its requests. The servers' states (drained, ready) are
+saved before every reload and stop and read back when HAProxy starts.
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from djangowsgi.runtime import haproxy_api
+from djangowsgi.runtime.balancer_config import BACKEND, BalancerConfig
+from djangowsgi.runtime.daemons import alive, children, wait_for
+from djangowsgi.runtime.server import answers, error_log_tail, raise_open_files
+
+USAGE = """usage: {prog} COMMAND
+
+  start              start HAProxy; wait until it answers
+  stop               stop it: it stops listening, finishes its requests, then exits
+  reload             read a changed configuration without failing a request (checked first)
+  status             whether it runs, each backend's state, sessions and queue
+  drain HOST         send HOST no new requests; wait until its requests have ended
+  ready HOST         put HOST back into rotation (once its health check passes)
+  maintenance on     answer every request 503 with the maintenance page; `off` ends it
+  configtest         check haproxy.cfg
+  foreground         run in the foreground, logging to stdout (systemd, supervisord)
+
+HOST is a backend as haproxy.cfg names it (host:port), or a host: all of its backends.
+"""
+WAIT = 15.0
+MAINTENANCE_KEY = "on"
+
+
+def main(values, args):
+    try:
+        config = BalancerConfig.from_script(values)
+    except ValueError as e:
+        sys.stderr.write(f"{e}\n")
+        return 2
+    command, rest = (args[0], args[1:]) if args else (None, [])
+    arity = {"drain": 1, "ready": 1, "maintenance": 1}.get(command, 0)
+    if command not in COMMANDS or len(rest) != arity or (command == "maintenance" and rest[0] not in ("on", "off")):
+        sys.stderr.write(USAGE.format(prog=os.path.basename(sys.argv[0])))
+        return 2
+    return COMMANDS[command](config, *rest)
+
+
+def failed(config, message, output=""):
+    sys.stderr.write(message.rstrip() + "\n")
+    if output.strip():
+        sys.stderr.write(output.rstrip() + "\n")
+    sys.stderr.write(f"Last lines of {config.log}:\n{error_log_tail(config.log)}")
+    return 1
+
+
+def master_pid(config):
+    try:
+        with open(config.pid_file) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid) else None
+
+
+def workers(pid):
+    return set(children(pid)) if pid else set()
+
+
+def write_atomically(path, text, mode=0o600):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + os.path.basename(path) + ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def assemble_certificates(config):
+    """Each PEM HAProxy reads, made anew from the certificate files (renewed ones included)."""
+    for cert in config.certificates:
+        parts = []
+        for path in (cert.certificate, cert.chain, cert.key):
+            if path:
+                with open(path) as f:
+                    parts.append(f.read().strip() + "\n")
+        text = "".join(parts)
+        try:
+            with open(cert.pem) as f:
+                if f.read() == text:
+                    continue
+        except OSError:
+            pass
+        write_atomically(cert.pem, text)
+
+
+def check(config):
+    """haproxy -c on haproxy.cfg; None when it is valid, else what HAProxy said."""
+    try:
+        assemble_certificates(config)
+    except OSError as e:
+        return f"cannot read a certificate file: {e}"
+    result = subprocess.run([config.haproxy, "-c", "-q", "-f", config.config], capture_output=True, text=True)
+    return (result.stdout + result.stderr).strip() or "haproxy -c failed" if result.returncode else None
+
+
+def save_states(config):
+    """The servers' states (drain, ready, their checks) for the next HAProxy to read."""
+    try:
+        text = haproxy_api.command(config.socket, f"show servers state {BACKEND}")
+    except haproxy_api.ApiError:
+        return
+    if text.startswith("1\n"):
+        write_atomically(config.state_file, text, mode=0o644)
+
+
+def start(config):
+    pid = master_pid(config)
+    if pid:
+        print(f"Already running (pid {pid}) at {config.url}")
+        return 0
+    problem = check(config)
+    if problem:
+        return failed(config, "haproxy.cfg does not pass haproxy -c:", problem)
+    raise_open_files(2 * config.maxconn + 256)
+    os.makedirs(os.path.dirname(config.log), exist_ok=True)
+    if config.rotatelogs:
+        logger = subprocess.Popen(config.rotatelogs, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        output = logger.stdin
+    else:
+        output = open(config.log, "ab")
+    subprocess.Popen([config.haproxy, "-W", "-f", config.config], stdin=subprocess.DEVNULL, stdout=output,
+                     stderr=subprocess.STDOUT, start_new_session=True, cwd=config.directory)
+    output.close()
+    if not wait_for(lambda: master_pid(config) and answers(config) and os.path.exists(config.socket), WAIT):
+        return failed(config, f"HAProxy did not come up at {config.url} within {WAIT:.0f} s.")
+    print(f"Started (pid {master_pid(config)}) at {config.url}")
+    return 0
+
+
+def stop(config):
+    pid = master_pid(config)
+    if not pid:
+        print("Not running.")
+        return 0
+    save_states(config)
+    os.kill(pid, signal.SIGUSR1)  # soft stop: stop listening, end the requests in progress
+    if not wait_for(lambda: not alive(pid), config.stop_timeout):
+        os.kill(pid, signal.SIGTERM)
+        if not wait_for(lambda: not alive(pid), WAIT):
+            return failed(config, f"HAProxy (pid {pid}) is still running.")
+    print("Stopped.")
+    return 0
+
+
+def reload(config):
+    pid = master_pid(config)
+    if not pid:
+        return start(config)
+    problem = check(config)
+    if problem:
+        return failed(config, "The new haproxy.cfg does not pass haproxy -c; HAProxy goes on with the last one:",
+                      problem)
+    save_states(config)
+    before = workers(pid)
+    os.kill(pid, signal.SIGUSR2)
+    if not wait_for(lambda: workers(pid) - before and answers(config), WAIT):
+        return failed(config, "HAProxy did not start a worker with the new configuration; the old one goes on.")
+    print(f"Reloaded (pid {pid}, worker {', '.join(map(str, sorted(workers(pid) - before)))}); "
+          f"the old worker ends once its requests have.")
+    return 0
+
+
+def _named(config, host):
+    named = config.backends_named(host)
+    if not named:
+        names = ", ".join(b.name for b in config.backends)
+        sys.stderr.write(f"{host!r} is no backend of this balancer (backends: {names}).\n")
+    return named
+
+
+def _set_state(config, named, state):
+    for backend in named:
+        haproxy_api.checked(haproxy_api.command(config.socket, f"set server {BACKEND}/{backend.name} state {state}"))
+    save_states(config)
+
+
+def _sessions(config, names):
+    return {row["svname"]: int(row.get("scur") or 0) + int(row.get("qcur") or 0)
+            for row in haproxy_api.servers(config.socket, BACKEND) if row["svname"] in names}
+
+
+def drain(config, host):
+    named = _named(config, host)
+    if not named:
+        return 2
+    if not master_pid(config):
+        return failed(config, "HAProxy is not running.")
+    try:
+        _set_state(config, named, "drain")
+        names = {b.name for b in named}
+        drained = wait_for(lambda: not any(_sessions(config, names).values()), config.drain_timeout)
+        left = _sessions(config, names)
+    except haproxy_api.ApiError as e:
+        return failed(config, str(e))
+    if not drained:
+        busy = ", ".join(f"{name} {count}" for name, count in sorted(left.items()) if count)
+        print(f"Drained {', '.join(sorted(names))}: no new requests; after {config.drain_timeout} s "
+              f"requests still in progress: {busy}.")
+        return 1
+    print(f"Drained {', '.join(sorted(names))}: no new requests, none in progress.")
+    return 0
+
+
+def ready(config, host):
+    named = _named(config, host)
+    if not named:
+        return 2
+    if not master_pid(config):
+        return failed(config, "HAProxy is not running.")
+    try:
+        _set_state(config, named, "ready")
+    except haproxy_api.ApiError as e:
+        return failed(config, str(e))
+    print(f"Ready: {', '.join(b.name for b in named)} back in rotation once its health check passes.")
+    return 0
+
+
+def maintenance(config, state):
+    on = state == "on"
+    write_atomically(config.maintenance_map, f"{MAINTENANCE_KEY} {MAINTENANCE_KEY}\n" if on else "", mode=0o644)
+    if master_pid(config):
+        try:
+            haproxy_api.checked(haproxy_api.command(config.socket, f"clear map {config.maintenance_map}"))
+            if on:
+                haproxy_api.checked(haproxy_api.command(
+                    config.socket, f"add map {config.maintenance_map} {MAINTENANCE_KEY} {MAINTENANCE_KEY}"))
+        except haproxy_api.ApiError as e:
+            return failed(config, str(e))
+    print("Maintenance on: every request is answered 503 with the maintenance page; health checks go on."
+          if on else "Maintenance off: requests go to the backends again.")
+    return 0
+
+
+def maintenance_on(config):
+    try:
+        with open(config.maintenance_map) as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def status(config):
+    pid = master_pid(config)
+    if not pid:
+        print(f"Not running (would listen at {config.url}).")
+        return 3
+    state = "answering" if answers(config) else "NOT answering"
+    print(f"Running (pid {pid}) at {config.url}, {state}."
+          + (" Maintenance on: every request answered 503." if maintenance_on(config) else ""))
+    try:
+        rows = haproxy_api.servers(config.socket, BACKEND)
+    except haproxy_api.ApiError as e:
+        print(e)
+        return 1
+    for row in rows:
+        check = row.get("check_status") or "-"
+        print(f"  {row['svname']}: {row['status']}, {row.get('scur') or 0} session(s), "
+              f"{row.get('qcur') or 0} queued, check {check}")
+    if config.stats_url:
+        print(f"Stats page: {config.stats_url}" + (f"; Prometheus metrics: {config.metrics_url}"
+                                                  if config.metrics_url else ""))
+    return 0 if state == "answering" else 1
+
+
+def configtest(config):
+    problem = check(config)
+    print(problem or "Configuration file is valid")
+    return 1 if problem else 0
+
+
+def foreground(config):
+    problem = check(config)
+    if problem:
+        return failed(config, "haproxy.cfg does not pass haproxy -c:", problem)
+    raise_open_files(2 * config.maxconn + 256)
+    os.execv(config.haproxy, [config.haproxy, "-W", "-db", "-f", config.config])
+
+
+COMMANDS = {
+    "start": start,
+    "stop": stop,
+    "reload": reload,
+    "status": status,
+    "drain": drain,
+    "ready": ready,
+    "maintenance": maintenance,
+    "configtest": configtest,
+    "foreground": foreground,
+}

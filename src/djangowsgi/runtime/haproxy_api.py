@@ -1,0 +1,42 @@
+"""HAProxy's runtime API on its UNIX socket: one command a connection, and the
+two answers the balancer reads (``show stat``'s servers, ``show servers state``)."""
+import csv
+import io
+import socket
+
+
+class ApiError(OSError):
+    pass
+
+
+def command(path, line, timeout=10):
+    """The answer of HAProxy to one command line."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(line.encode() + b"\n")
+            chunks = []
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except OSError as e:
+        raise ApiError(f"HAProxy's runtime API at {path} did not answer: {e}") from None
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def servers(path, backend):
+    """Each server of ``backend`` as show stat gives it: a dict of its columns
+    (status, scur: its sessions now, qcur: requests queued for it, check_status...)."""
+    text = command(path, "show stat")
+    rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
+    return [row for row in rows if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")]
+
+
+def checked(answer):
+    """An answer of a command that says nothing when it works (set server, add map)."""
+    text = answer.strip()
+    if text:
+        raise ApiError(text)

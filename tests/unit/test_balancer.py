@@ -1,0 +1,151 @@
+"""The balancer part's rules, from its options alone: bad input in one line
+naming the part and the option, the backends it takes from a deploy part,
+what it writes back, and the contract with bin/<part> (BalancerConfig)."""
+import pytest
+from zc.buildout import UserError
+
+from djangowsgi import apache_config, balancer_files
+from djangowsgi.apache_site import read_site
+from djangowsgi.balancer_site import in_effect, read_balancer
+from djangowsgi.runtime.balancer_config import Backend, BalancerConfig
+from layout import buildout, haproxy, machine
+
+BALANCER = {"server-name": "www.mysite.example", "backends": "127.0.0.1:8000"}
+
+
+def read(probed=None, **options):
+    """The part read from BALANCER with ``options`` changed (None: left out)."""
+    options = {key: value for key, value in {**BALANCER, **options}.items() if value is not None}
+    return read_balancer(buildout(), "balancer", options, probed or haproxy())
+
+
+def error_of(probed=None, **options):
+    with pytest.raises(UserError) as raised:
+        read(probed, **options)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("djangowsgi part [balancer], option ")
+    return message[len("djangowsgi part [balancer], "):]
+
+
+BAD_INPUTS = [
+    ({"backends": ""}, "option backends: is required: host:port of each Apache, one a line"),
+    ({"backends": "web1.example"}, "option backends: 'web1.example' has no port of Apache's: write host:port, "
+                                   "or give backend-port (the port the apache part listens on)"),
+    ({"backends": "web1.example:70000"}, "option backends: port 70000 in 'web1.example:70000' is outside 1-65535"),
+    ({"backends": "web1.example:80 x"}, "option backends: 'web1.example:80 x' is not host:port "
+                                        "(a host name or an IPv4 address)"),
+    ({"backends": "a:8000\na:8000"}, "option backends: a:8000 is named twice"),
+    ({"backend-port": "0", "backends": "deploy@web1"}, "option backend-port: 0 is out of range (from 1 to 65535)"),
+    ({"retry-methods": "GET POST"}, "option retry-methods: POST is not idempotent: replaying it after a failure "
+                                    "may do twice what the visitor asked once (idempotent: GET, HEAD, OPTIONS, "
+                                    "TRACE, PUT, DELETE)"),
+    ({"retry-on": "conn-failure sometimes"}, "option retry-on: 'sometimes' is not one of HAProxy's retry-on "
+                                             "conditions (conn-failure, empty-response, junk-response, "
+                                             "response-timeout, 0rtt-rejected, 404, 408, 425, 500, 501, 502, 503, "
+                                             "504, all-retryable-errors, none)"),
+    ({"stats-listen": "0.0.0.0:9000"}, "option stats-listen: '0.0.0.0:9000' is not on loopback: the stats page "
+                                       "and the metrics are for this machine only (127.0.0.1:PORT)"),
+    ({"stats-listen": "9000"}, "option stats-listen: '9000' is not on loopback: the stats page and the metrics "
+                               "are for this machine only (127.0.0.1:PORT)"),
+    ({"listen": "99999"}, "option listen: port 99999 is outside 1-65535"),
+    ({"timeout-server": "1 minute"}, "option timeout-server: '1 minute' is not a duration like 5s, 500ms or 2m"),
+    ({"balance": "fastest"}, "option balance: 'fastest' is not one of leastconn, roundrobin, first, source, "
+                             "random"),
+    ({"server-name": None}, "option server-name: is required (the site's host name, sent as Host in each "
+                            "health check)"),
+    ({"health-check": "health"}, "option health-check: 'health' is not a URL path like /health/"),
+    ({"ssl-certificate": "/etc/ssl/site.pem"}, "option ssl-certificate-key: is required when ssl-certificate "
+                                               "is given"),
+    ({"hsts": "31536000"}, "option hsts: needs ssl-certificate and ssl-certificate-key"),
+    ({"cache": "static"}, "option cache: 'static' is not a URL path prefix like /static/, or off"),
+    ({"cache": "off", "cache-size": "10M"}, "option cache-size: needs the cache (cache is off)"),
+    ({"cache-size": "8G"}, "option cache-size: is outside 1M-4095M (HAProxy's cache sizes are in megabytes)"),
+    ({"https": "acme"}, "option https: only certificate files here (ssl-certificate, ssl-certificate-key) "
+                        "for now"),
+]
+
+
+@pytest.mark.parametrize("options, message", BAD_INPUTS, ids=[m.split(":")[0] + str(i)
+                                                               for i, (_, m) in enumerate(BAD_INPUTS)])
+def test_bad_input_is_one_line_naming_the_option(options, message):
+    assert error_of(**options) == message
+
+
+def test_no_haproxy_on_the_machine_says_what_to_install():
+    message = error_of(haproxy(path=None, found=False))
+    assert message == ("option haproxy: no haproxy on this machine: install Debian's haproxy package "
+                       "(apt install haproxy) or name the binary")
+
+
+def test_without_rotatelogs_the_log_is_kept_unrotated_or_refused():
+    assert error_of(haproxy(rotatelogs=None)).startswith("option log-rotation: rotatelogs is not on this machine")
+    assert balancer_files.log_command(read(haproxy(rotatelogs=None), **{"log-rotation": "off"})) == ""
+
+
+def test_the_deploy_parts_hosts_are_backends_at_backend_port():
+    """``backends = ${deploy:hosts}``: user@host[:ssh port] is the host, at Apache's port."""
+    balancer = read(backends="deploy@web1.example\ndeploy@web2.example:2222\nweb3.example:8001",
+                    **{"backend-port": "8000"})
+    assert balancer.backends == (Backend("web1.example:8000", "web1.example", 8000),
+                                 Backend("web2.example:8000", "web2.example", 8000),
+                                 Backend("web3.example:8001", "web3.example", 8001))
+
+
+def test_what_the_machine_chose_is_written_back():
+    written = in_effect(read(listen="8080"))
+    assert written["haproxy"] == "/usr/sbin/haproxy"
+    assert written["listen"] == "*:8080"
+    assert written["url"] == "http://127.0.0.1:8080/"
+    assert written["backends"] == "127.0.0.1:8000"
+
+
+def test_as_root_haproxy_drops_to_its_own_account_and_otherwise_runs_as_the_user():
+    assert (read().user, read().group) == ("haproxy", "haproxy")
+    assert read(haproxy(euid=1000)).user is None
+
+
+def test_the_stats_listener_is_on_loopback_beside_the_site_and_the_exporter_where_haproxy_has_it():
+    balancer = read(listen="127.0.0.1:8080")
+    config = balancer_files.balancer_config(balancer)
+    assert (config.stats_url, config.metrics_url) == ("http://127.0.0.1:18080/stats", "http://127.0.0.1:18080/metrics")
+    assert balancer_files.balancer_config(read(haproxy(prometheus=False), listen="8080")).metrics_url == ""
+    assert "stats" not in balancer_files.haproxy_cfg(read(**{"stats-listen": "off"})).split("backend site")[1]
+
+
+def test_the_config_of_bin_balancer_reads_back_and_a_newer_one_is_refused():
+    config = balancer_files.balancer_config(read(backends="a.example:8000\nb.example:8000\nb.example:8001"))
+    assert BalancerConfig.from_script(config.to_script()) == config
+    assert [b.name for b in config.backends_named("b.example")] == ["b.example:8000", "b.example:8001"]
+    assert [b.name for b in config.backends_named("b.example:8001")] == ["b.example:8001"]
+    assert config.backends_named("c.example") == []
+    with pytest.raises(ValueError, match="written by a newer djangowsgi"):
+        BalancerConfig.from_script({**config.to_script(), "config_version": 99})
+
+
+def test_retries_of_requests_that_are_not_idempotent_are_limited_to_failed_connections():
+    cfg = balancer_files.haproxy_cfg(read())
+    assert "retry-on conn-failure empty-response 503" in cfg
+    assert "http-request disable-l7-retry unless { method GET HEAD OPTIONS }" in cfg
+
+
+def test_only_the_cache_paths_are_stored_in_the_cache():
+    """HAProxy's cache ignores Vary: Cookie: a page Django marked cacheable must not be kept for all."""
+    cfg = balancer_files.haproxy_cfg(read(cache="/static/\n/media/"))
+    assert "set-var(txn.cacheable) bool(true) if { path_beg /static/ /media/ }" in cfg
+    assert "http-response cache-store static if { var(txn.cacheable) -m bool }" in cfg
+
+
+APACHE = {"wsgi-script": "/srv/mysite/parts/wsgi/wsgi.wsgi", "server-name": "www.mysite.example"}
+
+
+def test_trusted_proxies_must_be_addresses_or_networks():
+    with pytest.raises(UserError) as raised:
+        read_site(buildout(), "apache", {**APACHE, "trusted-proxies": "balancer.example"}, machine())
+    assert str(raised.value) == ("djangowsgi part [apache], option trusted-proxies: 'balancer.example' is not an "
+                                 "IP address or network like 127.0.0.1 or 10.0.0.0/24 (the balancer's)")
+
+
+def test_without_trusted_proxies_no_visitors_x_forwarded_proto_reaches_django():
+    site = read_site(buildout(), "apache", APACHE, machine())
+    assert "    RequestHeader unset X-Forwarded-Proto\n" in apache_config.vhost(site)
+    assert "remoteip" not in apache_config.httpd_conf(site, site.layout.vhost)

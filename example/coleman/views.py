@@ -3,6 +3,7 @@ import time
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
 from coleman.models import Note
 
@@ -23,7 +24,11 @@ def waiting(request):
     return home(request)
 
 
+@csrf_exempt
 def visitor(request):
-    """Who Django thinks the visitor is: the address and scheme it sees (tests of the
-    balancer's X-Forwarded-For and X-Forwarded-Proto, and the docs, use it)."""
-    return HttpResponse(f"{request.META.get('REMOTE_ADDR')} {request.scheme}\n", content_type="text/plain")
+    """Who Django thinks the visitor is: the address and scheme it sees, and the
+    size of a POST's body (tests of the balancer and the docs use it)."""
+    text = f"{request.META.get('REMOTE_ADDR')} {request.scheme}"
+    if request.method == "POST":
+        text += f" {len(request.body)}"
+    return HttpResponse(text + "\n", content_type="text/plain")

@@ -12,6 +12,7 @@ from djangowsgi.runtime.balancerctl import MAINTENANCE_KEY
 
 h = render.haproxy
 # Mozilla's TLS 1.3 suites (the intermediate and the modern profile alike).
+CHECK_AGENT = "djangowsgi-health-check"  # how the health checks show in Apache's access log
 TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 
@@ -114,7 +115,7 @@ def backend(b):
     c = b.checks
     lines = [f"balance {b.balance}",
              "option httpchk",
-             f"http-check send meth GET uri {h(c.path)} ver HTTP/1.1 hdr Host {h(c.host)}",
+             f"http-check send meth GET uri {h(c.path)} ver HTTP/1.1 hdr Host {h(c.host)} hdr User-Agent {CHECK_AGENT}",
              "http-check expect status 200-399",
              f"retries {b.retries}"]
     if b.retries:

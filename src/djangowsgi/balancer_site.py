@@ -26,7 +26,7 @@ RETRY_ON = ("conn-failure", "empty-response", "junk-response", "response-timeout
             "404", "408", "425", "500", "501", "502", "503", "504", "all-retryable-errors")
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE")
 LOOPBACK = re.compile(r"127(\.\d{1,3}){3}|localhost|\[::1\]")
-STATS_PORT_OFFSET = 10000  # as the apache part's status-listen: 8080 -> 18080
+STATS_PORT_OFFSET = 10000  # as the apache part's status-listen: 8080 -> 18080, 60080 -> 50080
 
 
 @dataclass(frozen=True)
@@ -301,8 +301,8 @@ def read_cache(part):
 
 def read_stats_listen(part, port, haproxy):
     """(host, port) of the stats page and the exporter: on loopback, never where visitors reach."""
-    value = part.get("stats-listen", f"127.0.0.1:{port + STATS_PORT_OFFSET}" if port + STATS_PORT_OFFSET <= 65535
-                     else "off")
+    companion = port + STATS_PORT_OFFSET if port + STATS_PORT_OFFSET <= 65535 else port - STATS_PORT_OFFSET
+    value = part.get("stats-listen", f"127.0.0.1:{companion}")
     if value == "off":
         return None
     host, stats_port = part.listen("stats-listen", value)

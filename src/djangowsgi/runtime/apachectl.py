@@ -52,10 +52,9 @@ def running_pid(server):
     try:
         with open(server.pid_file) as f:
             pid = int(f.read().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    return pid if alive(pid) else None  # a server just killed may linger a moment as a zombie
 
 
 def failed(server, message, output=""):
@@ -67,6 +66,8 @@ def start(server):
     if pid:
         print(f"Already running (pid {pid}) at {server.url}")
         return 0
+    if os.path.exists(server.pid_file):  # left by a server that was killed: apache2 -k start would believe it
+        os.unlink(server.pid_file)
     started = _until_answering(server, "start", "Apache did not start:",
                                f"Apache did not come up at {server.url} within {WAIT:.0f} s.",
                                "Started (pid {pid}) at " + server.url)

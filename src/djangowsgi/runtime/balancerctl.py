@@ -7,6 +7,7 @@ and the old one finishes its requests. The servers' states (drained, ready) are
 saved before every reload and stop and read back when HAProxy starts.
 """
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def start(config):
     raise_open_files(2 * config.maxconn + 256)
     os.makedirs(os.path.dirname(config.log), exist_ok=True)
     if config.rotatelogs:
-        logger = subprocess.Popen(config.rotatelogs, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        logger = subprocess.Popen(shlex.split(config.rotatelogs), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         output = logger.stdin
     else:

@@ -183,7 +183,7 @@ def balancer_config(b):
         socket=b.socket, state_file=b.state_file, maintenance_map=b.maintenance_map, log=b.log,
         rotatelogs=log_command(b), url=b.url, host=host, port=b.port, stats_url=stats_url,
         metrics_url=metrics_url, backends=b.backends, maxconn=b.maxconn, drain_timeout=b.drain_timeout,
-        stop_timeout=b.stop_timeout, certificates=certificates)
+        ready_timeout=b.ready_timeout, stop_timeout=b.stop_timeout, certificates=certificates)
 
 
 def control_script(b):

@@ -99,6 +99,7 @@ class Balancer:
     log_keep: int
     rotatelogs: Optional[str]
     drain_timeout: int
+    ready_timeout: int
     stop_timeout: int
     directory: str  # parts/<part>
     run_directory: str  # var/run/<part>
@@ -189,6 +190,7 @@ def read_balancer(buildout, name, options, haproxy):
         log_keep=part.integer("log-keep", 10, 1, 10000),
         rotatelogs=haproxy.rotatelogs,
         drain_timeout=part.integer("drain-timeout", 30, 0, 86400),
+        ready_timeout=part.integer("ready-timeout", 30, 1, 86400),
         stop_timeout=part.integer("stop-timeout", 60, 1, 86400),
         directory=os.path.join(buildout["buildout"]["parts-directory"], name),
         run_directory=os.path.join(directory, "var", "run", name),

@@ -54,6 +54,12 @@ class Recipe(ReadFirst):
         self.ship_eggs = part.boolean("ship-eggs", True)
         self.script = os.path.join(buildout["buildout"]["bin-directory"], name)
         self.deploy_eggs = part.lines("eggs") or ["fabric"]
+        self.balancer = part.absolute_path("balancer") or ""
+        self.balancer_host = part.get("balancer-host", "")
+        if self.balancer_host:
+            self._host(self.balancer_host, "balancer-host")
+            if not self.balancer:
+                raise part.error("balancer-host", "needs balancer: the path of bin/<balancer part> there")
 
     def setup(self):
         """The eggs bin/<part> runs on and those it ships (zc.recipe.egg)."""
@@ -87,13 +93,13 @@ class Recipe(ReadFirst):
             raise self.part.error(key, "may hold {host} and no other placeholder")
         return value
 
-    def _host(self, line):
+    def _host(self, line, key="hosts"):
         match = HOST.match(line)
         if not match:
-            raise self.part.error("hosts", f"{line!r} is not [user@]host[:port]")
+            raise self.part.error(key, f"{line!r} is not [user@]host[:port]")
         port = int(match.group("port") or 22)
         if not 1 <= port <= 65535:
-            raise self.part.error("hosts", f"port {port} in {line!r} is outside 1-65535")
+            raise self.part.error(key, f"port {port} in {line!r} is outside 1-65535")
         return line
 
     def _relative_name(self, key, value):
@@ -109,6 +115,10 @@ class Recipe(ReadFirst):
         return None
 
     def install(self):
+        if self.balancer and not self.balancer_host and not os.access(self.balancer, os.X_OK):
+            raise self.part.error("balancer", f"{self.balancer} is not a control script on this machine (the "
+                                              f"balancer part's bin/<part>, e.g. ${{balancer:script}}; on another "
+                                              f"machine, give balancer-host too)")
         config = DeployConfig(
             part=self.name,
             checkout=self.buildout["buildout"]["directory"],
@@ -142,6 +152,8 @@ class Recipe(ReadFirst):
             shared_directories=self.shared_directories,
             shared_files=self.shared_files,
             djangowsgi_version=djangowsgi.__version__,
+            balancer=self.balancer,
+            balancer_host=self.balancer_host,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads
             shipping.prepare(config)

@@ -14,6 +14,7 @@ import tarfile
 from concurrent.futures import Future
 
 from djangowsgi.runtime.deploy_config import DeployConfig, Facts
+from djangowsgi.runtime.front_door import FrontDoor
 from djangowsgi.runtime.hosts import ConnectionLost, Host, StepFailed
 
 # Steps that would run the site's own buildout or server: done here as they would succeed.
@@ -75,15 +76,16 @@ class World:
         return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
-def deploy(world, config, release, text="a page", content="content-1", force=False):
-    """One rollout of ``release`` (a release name) to the world's hosts: its exit status."""
+def deploy(world, config, release, text="a page", content="content-1", force=False, front=None):
+    """One rollout of ``release`` (a release name) to the world's hosts, through
+    ``front`` (a LocalBalancer) if given: its exit status."""
     from djangowsgi.runtime.rollout import Progress, rollout
     packed = Future()
     packed.set_result(None)
     specs = list(config.hosts)
     hosts = {spec: world.host(spec, config) for spec in specs}
     facts = Facts(outside_develop={}, force=force, content=content)
-    return rollout(config, facts, specs, hosts, release, world.archive(text), packed, Progress())
+    return rollout(config, facts, specs, hosts, release, world.archive(text), packed, Progress(), front)
 
 
 class LocalHost(Host):
@@ -127,3 +129,32 @@ class LocalHost(Host):
 
     def close(self):
         pass
+
+
+class LocalBalancer(FrontDoor):
+    """The balancer at the FrontDoor's seam: bin/<balancer>'s commands answered as
+    it answers them, from a dict of backend states; what it was told goes into
+    the world's steps as ("balancer", "drain 127.0.0.2")."""
+
+    def __init__(self, world, config, backends=None):
+        super().__init__(config)
+        self.world = world
+        self.states = {f"{name}:8000": "UP" for name in backends or ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
+        self.unreachable = False
+        self.never_up = set()  # hosts whose health check on the balancer never passes
+
+    def run(self, *args):
+        self.world.steps.append(("balancer", " ".join(args)))
+        if self.unreachable:
+            raise StepFailed(f"run {args[0]} on the balancer", "could not connect: NoValidConnectionsError")
+        if args[0] == "servers":
+            return 0, "\n".join(f"{name} {state} 0 0" for name, state in self.states.items())
+        command, host = args
+        named = [name for name in self.states if name.rsplit(":", 1)[0] == host]
+        if not named:
+            return 2, f"{host!r} is no backend of this balancer."
+        for name in named:
+            self.states[name] = "DRAIN" if command == "drain" else ("DOWN" if host in self.never_up else "UP")
+        if command == "ready" and host in self.never_up:
+            return 1, f"Ready, but not UP after 30 s (its health check fails): {named[0]} DOWN."
+        return 0, f"{ {'drain': 'Drained', 'ready': 'Ready:'}[command]} {', '.join(named)}."

@@ -6,7 +6,7 @@ import pytest
 
 from djangowsgi.runtime import deploy as commands
 from djangowsgi.runtime.hosts import ConnectionLost, StepFailed
-from local_hosts import World, deploy
+from local_hosts import LocalBalancer, World, deploy
 
 HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
@@ -240,3 +240,83 @@ def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer
         DeployConfig.from_script({**written, "config_version": CONFIG_VERSION + 1})
     assert commands.main({**written, "config_version": CONFIG_VERSION + 1}, ["status"]) == 2
     assert "bin/deploy was written by a newer djangowsgi" in capsys.readouterr().err
+
+
+# Behind a balancer (the deploy part's balancer option): LocalBalancer answers as bin/<balancer> does.
+
+def behind(world, **changes):
+    config = world.config(balancer="/srv/lb/bin/balancer", **changes)
+    return config, LocalBalancer(world, config)
+
+
+def test_behind_a_balancer_each_host_is_drained_switched_checked_and_put_back_before_the_next(world, capsys):
+    config, front = behind(world)
+    previous = first(world, capsys)
+    assert deploy(world, config, "20261201000002-bbbbbbb", "second page", content="content-2", front=front) == 0
+    order = [(name, step) for name, step in world.steps
+             if step in ("switch current", "pass the health check") or name == "balancer" and step != "servers"]
+    expected = []
+    for name in HOSTS:
+        expected += [("balancer", f"drain {name}"), (name, "switch current"), (name, "pass the health check"),
+                     ("balancer", f"ready {name}")]
+    assert order == expected
+    assert set(front.states.values()) == {"UP"} and previous
+
+
+def test_a_host_that_fails_its_health_check_is_rolled_back_and_left_drained_and_the_rest_untouched(world, capsys):
+    config, front = behind(world)
+    previous = first(world, capsys)
+    world.unhealthy.add(HOSTS[1])
+    assert deploy(world, config, "20261201000002-bbbbbbb", "second page", content="content-2", front=front) == 1
+    _, lines = summary(capsys)
+    assert lines[spec(HOSTS[0])] == "on 20261201000002-bbbbbbb"
+    assert lines[spec(HOSTS[1])] == (f"FAILED to pass the health check, rolled back to {previous}; left drained on the "
+                                     f"balancer (balancer ready {HOSTS[1]} puts it back)")
+    assert lines[spec(HOSTS[2])] == f"not switched, still on {previous}"
+    assert front.states == {f"{HOSTS[0]}:8000": "UP", f"{HOSTS[1]}:8000": "DRAIN", f"{HOSTS[2]}:8000": "UP"}
+    assert ("balancer", f"drain {HOSTS[2]}") not in world.steps and world.current(HOSTS[2]) == previous
+
+
+def test_a_balancer_that_cannot_be_reached_or_does_not_know_a_host_changes_nothing(world, capsys):
+    config, front = behind(world)
+    previous = first(world, capsys)
+    front.unreachable = True
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", front=front) == 1
+    out = capsys.readouterr().out
+    assert ("Not deploying release 20261201000002-bbbbbbb: the balancer on this machine could not be reached: could "
+            "not run servers on the balancer: could not connect: NoValidConnectionsError.") in out
+    assert "Nothing was changed on any host." in out
+    front = LocalBalancer(world, config, backends=HOSTS[:2])
+    assert deploy(world, config, "20261201000003-ccccccc", content="content-2", front=front) == 1
+    assert (f"{HOSTS[2]} is no backend of the balancer (its backends are on {HOSTS[0]}, {HOSTS[1]})"
+            in capsys.readouterr().out)
+    assert not any(step in ("run bin/buildout", "switch current") for _, step in world.steps)
+    assert all(world.current(name) == previous for name in HOSTS)
+
+
+def test_a_host_the_balancer_never_sees_up_stops_the_rollout_and_stays_drained(world, capsys):
+    config, front = behind(world)
+    first(world, capsys)
+    front.never_up.add(HOSTS[0])
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", front=front) == 1
+    _, lines = summary(capsys)
+    assert lines[spec(HOSTS[0])].startswith("on 20261201000002-bbbbbbb, but left drained: could not put 127.0.0.2 "
+                                            "back on the balancer: Ready, but not UP")
+    assert ("balancer", f"drain {HOSTS[1]}") not in world.steps
+
+
+def test_status_shows_each_hosts_state_on_the_balancer_and_rollback_drains_first(world, capsys):
+    config, front = behind(world)
+    first(world, capsys)
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", front=front) == 0
+    front.states[f"{HOSTS[2]}:8000"] = "DRAIN"
+    capsys.readouterr()
+    commands.status(config, world.specs, world.host, front=front)
+    out = capsys.readouterr().out
+    shown = {line.split("] ", 1)[0][1:]: line for line in out.splitlines() if line.startswith("[root@")}
+    assert shown[spec(HOSTS[0])].endswith(", healthy, on the balancer: UP")
+    assert shown[spec(HOSTS[2])].endswith(", healthy, on the balancer: DRAIN")
+    world.steps.clear()
+    assert commands.rollback(config, [spec(HOSTS[1])], world.host, front=front) == 0
+    steps = [(n, s) for n, s in world.steps if n == "balancer" or s == "switch current"]
+    assert steps == [("balancer", f"drain {HOSTS[1]}"), (HOSTS[1], "switch current"), ("balancer", f"ready {HOSTS[1]}")]

@@ -47,6 +47,7 @@ class BalancerConfig:
     maxconn: int  # global: HAProxy needs twice as many open files
     drain_timeout: int  # seconds drain waits for a server's sessions to end
     stop_timeout: int  # seconds stop waits for connections to end before it closes them
+    ready_timeout: int = 30  # seconds ready waits for the health check to pass
     certificates: tuple = ()  # of Certificate
     version: int = field(default=CONFIG_VERSION)
 

@@ -29,6 +29,7 @@ USAGE = """usage: {prog} COMMAND
   maintenance on     answer every request 503 with the maintenance page; `off` ends it
   configtest         check haproxy.cfg
   foreground         run in the foreground, logging to stdout (systemd, supervisord)
+  servers            one line a backend: name, state, sessions, queued (for scripts: bin/deploy)
 
 HOST is a backend as haproxy.cfg names it (host:port), or a host: all of its backends.
 """
@@ -226,11 +227,36 @@ def ready(config, host):
         return 2
     if not master_pid(config):
         return failed(config, "HAProxy is not running.")
+    names = {b.name for b in named}
     try:
         _set_state(config, named, "ready")
+        up = wait_for(lambda: all(state.startswith("UP") for state in _states(config, names).values()),
+                      config.ready_timeout)
+        states = _states(config, names)
     except haproxy_api.ApiError as e:
         return failed(config, str(e))
-    print(f"Ready: {', '.join(b.name for b in named)} back in rotation once its health check passes.")
+    if not up:
+        shown = ", ".join(f"{name} {state}" for name, state in sorted(states.items()))
+        print(f"Ready, but not UP after {config.ready_timeout} s (its health check fails): {shown}.")
+        return 1
+    print(f"Ready: {', '.join(sorted(names))} in rotation (UP).")
+    return 0
+
+
+def _states(config, names):
+    return {row["svname"]: row["status"] for row in haproxy_api.servers(config.socket, BACKEND)
+            if row["svname"] in names}
+
+
+def servers(config):
+    if not master_pid(config):
+        return failed(config, "HAProxy is not running.")
+    try:
+        rows = haproxy_api.servers(config.socket, BACKEND)
+    except haproxy_api.ApiError as e:
+        return failed(config, str(e))
+    for row in rows:
+        print(f"{row['svname']} {row['status'].replace(' ', '')} {row.get('scur') or 0} {row.get('qcur') or 0}")
     return 0
 
 
@@ -305,4 +331,5 @@ COMMANDS = {
     "maintenance": maintenance,
     "configtest": configtest,
     "foreground": foreground,
+    "servers": servers,
 }

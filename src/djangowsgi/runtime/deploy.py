@@ -7,6 +7,7 @@ import signal
 import sys
 
 from djangowsgi.runtime.deploy_config import DeployConfig
+from djangowsgi.runtime.front_door import FrontDoor
 from djangowsgi.runtime.hosts import Host, StepFailed, in_threads, say
 from djangowsgi.runtime.releases import remove_unfinished
 from djangowsgi.runtime.rollout import deploy
@@ -43,10 +44,14 @@ def main(config, argv):
         signal.signal(signal.SIGHUP, _interrupt)
         code = deploy(config, hosts, args.dry_run, args.force)
         return 128 + _signalled[0] if code == 130 and _signalled else code
-    if args.command == "rollback":
-        return rollback(config, hosts)
-    if args.command == "status":
-        return status(config, hosts)
+    try:
+        if args.command == "rollback":
+            return rollback(config, hosts)
+        if args.command == "status":
+            return status(config, hosts)
+    except StepFailed as e:  # the balancer could not be reached
+        say("balancer", f"FAILED: {e}; nothing was changed")
+        return 1
     return releases(config, hosts)
 
 
@@ -74,18 +79,27 @@ def _guarded(config, spec, action, host_kind):
         host.close()
 
 
-def rollback(config, specs, host_kind=Host):
+def rollback(config, specs, host_kind=Host, front=None):
+    """Each host back on its previous release, ``parallel`` at a time; behind a
+    balancer, drained first and put back once healthy."""
+    front = front or _front_door(config)
+
     def action(host):
         current = host.current()
         older = [n for n in host.deployed_releases() if current and n < current]
         if not older:
             say(host.spec, f"on {current or 'no release'}: no earlier release to go back to")
             return False
+        if front:
+            front.drain(host.name)
         host.switch(older[-1])
         if config.reload:
             host.in_current("reload", config.reload)
         healthy = host.healthy()
-        say(host.spec, f"rolled back from {current} to {older[-1]}" + ("" if healthy else ", NOT healthy"))
+        say(host.spec, f"rolled back from {current} to {older[-1]}" + ("" if healthy else ", NOT healthy"
+                                                                           + (", left drained" if front else "")))
+        if healthy and front:
+            front.ready(host.name)
         return healthy
 
     for start in range(0, len(specs), config.parallel):
@@ -94,17 +108,39 @@ def rollback(config, specs, host_kind=Host):
     return 0
 
 
-def status(config, specs, host_kind=Host):
+def status(config, specs, host_kind=Host, front=None):
+    front = front or _front_door(config)
+    on_balancer = {}
+    if front:
+        try:
+            front.connect()
+            for backend, (name, state) in front.servers().items():
+                on_balancer.setdefault(name, []).append(state)
+        except StepFailed as e:
+            say(front.label, f"FAILED: {e}")
+            front = None
+
     def action(host):
         current = host.current()
         remove_unfinished(host, current, remove=False)
         healthy = host.healthy() if current else False
         state = "healthy" if healthy else "NOT healthy"
         built_with = f" (djangowsgi {host.built_with()})" if current else ""
+        balancer = ""
+        if front:
+            balancer = f", on the balancer: {' '.join(on_balancer.get(host.name, ['not a backend']))}"
         say(host.spec, f"current {current or '(none)'}{built_with}, "
-                       f"{state if config.health_url else 'no health-url'}")
+                       f"{state if config.health_url else 'no health-url'}{balancer}")
         return healthy
     return 0 if all(for_each_host(config, specs, action, host_kind)) else 1
+
+
+def _front_door(config):
+    if not getattr(config, "balancer", ""):
+        return None
+    front = FrontDoor(config)
+    front.connect()
+    return front
 
 
 def releases(config, specs, host_kind=Host):

@@ -42,6 +42,8 @@ class DeployConfig:
     shared_directories: list
     shared_files: list
     djangowsgi_version: str = "unknown"  # of the build that wrote the script, recorded in each release
+    balancer: str = ""  # bin/<balancer part> that drains each host before it changes, or ""
+    balancer_host: str = ""  # [user@]host[:port] it runs on over SSH, or "" for this machine
 
     @classmethod
     def from_script(cls, values):

@@ -10,6 +10,7 @@ import tempfile
 
 from djangowsgi.runtime import shipping
 from djangowsgi.runtime.deploy_config import Facts
+from djangowsgi.runtime.front_door import FrontDoor
 from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, close_every_connection, gerund, in_threads, say
 from djangowsgi.runtime.releases import Layout, build, go_live, remove_release, remove_unfinished, shipment
 
@@ -49,9 +50,10 @@ def deploy(config, specs, dry_run=False, force=False):
             outside_develop = shipping.outside_develop(config)
             facts = Facts(outside_develop=outside_develop, force=force, content=content_key(config, outside_develop))
             hosts = {spec: host_kind(spec, config) for spec in specs}
+            front = FrontDoor(config, dry_run) if config.balancer else None
             progress = Progress()
             try:
-                code = rollout(config, facts, specs, hosts, release, archive, packed, progress)
+                code = rollout(config, facts, specs, hosts, release, archive, packed, progress, front)
                 if dry_run:
                     print("Dry run: nothing was done on any host.")
                 return code
@@ -64,6 +66,8 @@ def deploy(config, specs, dry_run=False, force=False):
             finally:
                 for host in hosts.values():
                     host.close()
+                if front:
+                    front.close()
     finally:
         os.unlink(archive)
 
@@ -102,10 +106,11 @@ class Progress:
         return lines
 
 
-def rollout(config, facts, specs, hosts, release, archive, packed, progress):
-    """Every host looked at first (all reachable, or nothing changes); the release
-    built on every host that needs it, ``build-parallel`` at a time (a failure
-    anywhere, and none is switched); then switched ``parallel`` at a time,
+def rollout(config, facts, specs, hosts, release, archive, packed, progress, front=None):
+    """Every host looked at first (all reachable, the balancer too, or nothing
+    changes); the release built on every host that needs it, ``build-parallel`` at
+    a time (a failure anywhere, and none is switched); then switched ``parallel``
+    at a time, each group drained on the balancer first and put back once healthy,
     stopping at the first group with a failure."""
     looked = dict(zip(specs, in_threads(lambda spec: look(config, hosts[spec]), specs, len(specs))))
     unreachable = {spec: e for spec, e in looked.items() if isinstance(e, StepFailed)}
@@ -120,6 +125,11 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress):
     if unreachable:
         print(f"Not deploying release {release}: {len(unreachable)} host(s) could not be looked at.")
         return summary(specs, outcome, "Nothing was changed on any host.")
+    if front:
+        problem = look_at_balancer(front, [hosts[spec] for spec in specs])
+        if problem:
+            print(f"Not deploying release {release}: {problem}.")
+            return summary(specs, outcome, "Nothing was changed on any host.")
     building = []
     for spec in specs:
         layout = looked[spec]
@@ -152,7 +162,8 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress):
     for start in range(0, len(building), config.parallel):
         group = building[start:start + config.parallel]
         results = in_threads(lambda spec: go_live(config, facts, hosts[spec], looked[spec].current, release),
-                              group, len(group))
+                              group, len(group)) if not front else behind(front, config, facts, hosts, group, looked,
+                                                                         release)
         outcome.update((spec, state) for spec, (_, state) in zip(group, results))
         progress.outcome.update((spec, state) for spec, (_, state) in zip(group, results))
         if not all(ok for ok, _ in results):
@@ -162,6 +173,57 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress):
             remove_release(config, [hosts[spec] for spec in rest], release)
             return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.")
     return summary(specs, outcome)
+
+
+def look_at_balancer(front, hosts):
+    """What keeps a deploy from going through the balancer (unreachable, a host it
+    does not know), or None."""
+    try:
+        front.connect()
+        known = {host for host, _ in front.servers().values()}
+    except StepFailed as e:
+        return f"the balancer on {front.where} could not be reached: {e}"
+    if front.dry_run:
+        return None
+    missing = [host.name for host in hosts if host.name not in known]
+    if missing:
+        return (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} no backend of the balancer "
+                f"(its backends are on {', '.join(sorted(known)) or 'no host'})")
+    return None
+
+
+def behind(front, config, facts, hosts, group, looked, release):
+    """go_live for a group of hosts behind the balancer: drained first, put back once
+    healthy; a host that fails stays drained. [(ok, outcome)] as go_live gives them."""
+    drained = []
+    try:
+        for spec in group:
+            front.drain(hosts[spec].name)
+            drained.append(spec)
+    except StepFailed as e:
+        say(front.label, f"FAILED: {e}")
+        for spec in drained:  # nothing of the group changes
+            try:
+                front.ready(hosts[spec].name)
+            except StepFailed:
+                pass
+        return [(False, f"not switched, still on {looked[spec].current or 'no release'}: could not be drained "
+                        f"({e}); see bin/deploy status") for spec in group]
+    results = in_threads(lambda spec: go_live(config, facts, hosts[spec], looked[spec].current, release),
+                         group, len(group))
+    outcomes = []
+    for spec, (ok, state) in zip(group, results):
+        name = hosts[spec].name
+        if ok:
+            try:
+                front.ready(name)
+            except StepFailed as e:
+                say(front.label, f"FAILED: {e}")
+                ok, state = False, f"{state}, but left drained: {e}"
+        else:
+            state += f"; left drained on the balancer ({os.path.basename(front.script)} ready {name} puts it back)"
+        outcomes.append((ok, state))
+    return outcomes
 
 
 def look(config, host):

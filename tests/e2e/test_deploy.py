@@ -10,11 +10,13 @@ import signal
 import subprocess
 import textwrap
 import time
+import types
 import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, world_readable_directory
+from conftest import (BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, free_port,
+                      world_readable_directory)
 from helpers import doc_block, one_line_error
 from support.sshd import ADDRESSES, Project, started_hosts
 
@@ -317,6 +319,104 @@ def test_an_interrupted_deploy_leaves_the_hosts_as_a_lost_connection_would(deplo
     for address in ADDRESSES:
         assert unfinished_releases(test_hosts, address) == []
         assert current_release(test_hosts, address) == before[address]
+
+
+@pytest.fixture
+def balancer(deployed, test_hosts):
+    """The project with a balancer part here in front of the three hosts, started,
+    and its deploy part draining hosts on it; afterwards the project as before."""
+    project = deployed
+    port = free_port()
+    built = project.configure(test_hosts, balancer={"listen": f"127.0.0.1:{port}"})
+    assert built.returncode == 0, built.stdout + built.stderr
+    project.commit("behind a balancer")
+    control = project.directory / "bin" / "balancer"
+    subprocess.run([str(control), "start"], check=True, capture_output=True)
+    front = types.SimpleNamespace(port=port, control=control, states=lambda: balancer_states(control))
+    wait_until(lambda: set(front.states().values()) == {"UP"})
+    yield front
+    subprocess.run([str(control), "stop"], capture_output=True)
+    project.configure(test_hosts)
+    project.commit("no balancer")
+
+
+def balancer_states(control):
+    out = subprocess.run([str(control), "servers"], capture_output=True, text=True).stdout
+    return {line.split()[0].rsplit(":", 1)[0]: line.split()[1] for line in out.splitlines() if line.strip()}
+
+
+def wait_until(condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.2)
+
+
+def through(balancer):
+    """GETs of the page and POSTs with a body through the balancer, in turn, bounded."""
+    def get():
+        request = urllib.request.Request(f"http://127.0.0.1:{balancer.port}/", headers={"Host": "localhost"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status if "Coleman" in response.read().decode() else "wrong page"
+
+    def post():
+        request = urllib.request.Request(f"http://127.0.0.1:{balancer.port}/visitor/", data=b"x" * 1000,
+                                         headers={"Host": "localhost"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status if response.read().decode().endswith(" 1000\n") else "wrong answer"
+    return LoadLoop([get, post], limit=40000, seconds=300, pause=0.01)
+
+
+def test_a_rolling_deploy_of_new_code_and_apache_configuration_behind_the_balancer_fails_no_request(
+        deployed, test_hosts, balancer):
+    """New code and a changed Apache configuration (a graceful restart on each host)
+    in one release: each host drained, switched, checked and put back in turn."""
+    project = deployed
+    built = project.configure(test_hosts, balancer={"listen": f"127.0.0.1:{balancer.port}"},
+                              apache={"keep-alive-timeout": "4"})
+    assert built.returncode == 0, built.stdout + built.stderr
+    project.change_home_page("Coleman, behind the balancer")
+    with through(balancer) as load:
+        result = project.deploy("deploy")
+    assert len(load.results) > 100 and load.failures == [], load.failures[:5]
+    for address in ADDRESSES:
+        assert heading(test_hosts, address) == "Coleman, behind the balancer"
+        assert "KeepAliveTimeout 4" in (test_hosts.base(address) / "current" / "parts" / "apache" /
+                                        "httpd.conf").read_text()
+        assert re.search(rf"\[balancer\] Drained {address}:\d+: no new requests", result.stdout)
+        assert re.search(rf"\[balancer\] Ready: {address}:\d+ in rotation \(UP\)", result.stdout)
+    status = project.deploy("status").stdout
+    assert status.count("on the balancer: UP") == 3, status
+
+
+def test_a_release_that_fails_its_health_check_is_rolled_back_and_left_drained(deployed, test_hosts, balancer):
+    """The release on the second host listens elsewhere (its host.cfg changed): it fails
+    its health check, goes back to its release and stays out of rotation; the third is
+    not touched; no visitor of the balancer sees a failure."""
+    project = deployed
+    before = {a: current_release(test_hosts, a) for a in ADDRESSES}
+    host_cfg = test_hosts.base(ADDRESSES[1]) / "shared" / "host.cfg"
+    original = host_cfg.read_text()
+    host_cfg.write_text(f"[host]\nlisten = {ADDRESSES[1]}:{free_port()}\n")
+    project.change_home_page("Coleman, unhealthy on one host")
+    try:
+        with through(balancer) as load:
+            result = project.deploy("deploy", check=False)
+    finally:
+        host_cfg.write_text(original)
+    assert result.returncode == 1
+    assert load.failures == [], load.failures[:5]
+    spec = f"root@{ADDRESSES[1]}:{test_hosts.ssh_port}"
+    assert (f"{spec}: FAILED to pass the health check, rolled back to {before[ADDRESSES[1]]}; left drained on the "
+            f"balancer (balancer ready {ADDRESSES[1]} puts it back)") in result.stdout, result.stdout
+    assert current_release(test_hosts, ADDRESSES[1]) == before[ADDRESSES[1]]
+    assert current_release(test_hosts, ADDRESSES[2]) == before[ADDRESSES[2]]
+    assert current_release(test_hosts, ADDRESSES[0]) != before[ADDRESSES[0]]
+    # Out of rotation: DOWN until its checks pass again on its release, then DRAIN.
+    wait_until(lambda: balancer.states() == {ADDRESSES[0]: "UP", ADDRESSES[1]: "DRAIN", ADDRESSES[2]: "UP"})
+    assert page(test_hosts, ADDRESSES[1])[0] == 200  # healthy again on its release, out of rotation
+    subprocess.run([str(balancer.control), "ready", ADDRESSES[1]], check=True, capture_output=True)
+    assert balancer.states()[ADDRESSES[1]] == "UP"
 
 
 def test_reference_complete_example_deploys_and_passes_its_health_check(test_hosts, tmp_path):

@@ -99,9 +99,11 @@ def started_hosts():
     return hosts
 
 
-def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
+def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None, balancer=None):
     """The example's buildout.cfg as a checkout deployed to ``test_hosts`` has it:
-    each host's listen from its host.cfg, the deploy part pointed at the hosts."""
+    each host's listen from its host.cfg, the deploy part pointed at the hosts;
+    with ``balancer`` (its options), a balancer part here in front of the hosts,
+    which the deploy drains them on."""
     deploy_options = {
         "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
         "path": f"{test_hosts.root}/{{host}}",
@@ -111,14 +113,22 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1"):
         "health-timeout": "15",
         "shared-files": "host.cfg",
     }
+    if balancer is not None:
+        deploy_options["balancer"] = "${balancer:script}"
     deploy_options.update(deploy or {})
     allowed = f"COLEMAN_ALLOWED_HOSTS=localhost,{','.join(ADDRESSES)}"
     header = f"[buildout]\nextends = host.cfg\ndevelop = {REPO} example\nallow-picked-versions = false\n\n"
-    return header + example.parts("django wsgi apache deploy", names=("django", "wsgi", "apache", "deploy"), changes={
+    parts = "django wsgi apache deploy" + (" balancer" if balancer is not None else "")
+    text = header + example.parts(parts, names=("django", "wsgi", "apache", "deploy"), changes={
         "project": {"environment": example.section("project")["environment"] + "\n" + allowed},
-        "apache": {"listen": "${host:listen}", "writable": None},
+        "apache": {"listen": "${host:listen}", "writable": None, **(apache or {})},
         "deploy": deploy_options,
-    }) + versions_section(sqlparse=sqlparse)
+    })
+    if balancer is not None:
+        text += example.text("balancer", {"recipe": "djangowsgi:balancer", "server-name": "localhost",
+                                          "backends": "${deploy:hosts}", "backend-port": test_hosts.web_port,
+                                          "check-interval": "500ms", **balancer})
+    return text + versions_section(sqlparse=sqlparse)
 
 
 PRODUCTION_CFG = """\
@@ -141,8 +151,8 @@ class Project:
         self.git("init", "-q")
         self.commit("first release")
 
-    def configure(self, test_hosts, deploy=None, **pins):
-        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **pins))
+    def configure(self, test_hosts, deploy=None, **more):
+        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **more))
         # Locally only: the test caches, so that bin/deploy is built without downloads.
         (self.directory / "local.cfg").write_text(
             f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"

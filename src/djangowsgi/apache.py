@@ -30,6 +30,7 @@ class Recipe:
         options["systemd-unit"] = "" if site.system else site.systemd_unit
         options["script"] = site.layout.script
         options["url"] = site.url
+        options["backends"] = apache_config.backends(site)
         lifecycle.claim(site.layout.directory, site.layout.script)
 
     def install(self):
@@ -63,10 +64,26 @@ class Recipe:
         else:
             write_if_changed(layout.httpd_conf, apache_config.httpd_conf(site, layout.vhost))
             write_if_changed(site.systemd_unit, apache_config.systemd_unit(site))
+        self._write_standby()
         write_if_changed(layout.script, apache_config.control_script(site), mode=0o755)
         return []  # see lifecycle.py
 
     update = install
+
+    def _write_standby(self):
+        """The standby's vhost and httpd.conf (balancer), or none."""
+        site, layout = self.site, self.site.layout
+        paths = (layout.beside("standby-vhost.conf"), layout.beside("standby-httpd.conf"))
+        if not site.balancer:
+            for path in paths:
+                if os.path.exists(path):
+                    os.unlink(path)
+            return
+        spare = site.standby()
+        make_directory(spare.layout.run_directory)
+        make_directory(os.path.dirname(spare.socket_prefix))
+        write_if_changed(paths[0], apache_config.vhost(spare))
+        write_if_changed(paths[1], apache_config.httpd_conf(spare, paths[0]))
 
     def _make_writable(self):
         """Create the writable directories and give them to the daemon's account

@@ -6,7 +6,7 @@ import os
 import djangowsgi
 from djangowsgi import apache_https, render
 from djangowsgi.apache_defaults import SYSTEM_SOCKET_PREFIX
-from djangowsgi.runtime.server_config import DaemonGroup, ServerConfig
+from djangowsgi.runtime.server_config import DaemonGroup, ServerConfig, Standby
 
 
 def _access(site, granted):
@@ -393,6 +393,20 @@ def server_config(site):
         run_directory=site.layout.run_directory,
         config_directory=site.layout.directory,
     )
+    if site.balancer:
+        spare = site.standby()
+        config = dataclasses.replace(config, standby=Standby(
+            config=site.layout.beside("standby-httpd.conf"),
+            pid_file=spare.layout.pid_file,
+            run_directory=spare.layout.run_directory,
+            error_log=spare.error_log,
+            url=spare.url,
+            host=spare.url.split("://")[1].rsplit(":", 1)[0].strip("[]"),
+            port=spare.port,
+            balancer_socket=os.path.join(site.layout.buildout_directory, "var", "run", site.balancer, "admin.sock"),
+            backend=backend_name(site),
+            standby_backend=backend_name(spare),
+        ))
     if site.system:
         config = dataclasses.replace(
             config,
@@ -406,6 +420,19 @@ def server_config(site):
             scripts_directory=os.path.join(site.confdir, apache_https.SYSTEM_SCRIPTS),
         )
     return config
+
+
+def backend_name(site):
+    """This Apache as the balancer part names it (host:port)."""
+    return f"{site.host or '127.0.0.1'}:{site.port}"
+
+
+def backends(site):
+    """What the balancer part's backends takes from this part (${apache:backends})."""
+    names = [backend_name(site)]
+    if site.balancer:
+        names.append(backend_name(site.standby()) + " standby")
+    return "\n".join(names)
 
 
 def control_script(site):

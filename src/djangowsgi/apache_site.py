@@ -106,6 +106,8 @@ class Site:
     edge: Edge
     status_listen: Optional[tuple]  # (host, port)
     trusted_proxies: tuple  # addresses or networks whose X-Forwarded-For/-Proto are believed
+    balancer: Optional[str]  # the balancer part in front of it on this host, or None
+    standby_listen: Optional[tuple]  # (host, port) of the standby that a new configuration starts on
     extra: str
     httpd: Optional[str]
     modules: str
@@ -137,6 +139,17 @@ class Site:
         if path == inside or path.startswith(inside + "/"):
             return self.layout.served_from + path[len(inside):]
         return path
+
+    def standby(self):
+        """The Apache a change of configuration starts on standby-listen (balancer): this
+        site with its own port, pid file, sockets and logs, no mod_status listener."""
+        host, port = self.standby_listen
+        run = os.path.join(self.layout.run_directory, "standby")
+        return dataclasses.replace(
+            self, host=host, port=port, status_listen=None, socket_prefix=os.path.join(run, "wsgi"),
+            error_log=os.path.join(self.layout.log_directory, "standby-error.log"),
+            access_log=os.path.join(self.layout.log_directory, "standby-access.log"),
+            layout=dataclasses.replace(self.layout, run_directory=run))
 
     def as_built(self):
         """This site with its paths as they are in the buildout (for the configtest
@@ -210,6 +223,7 @@ def read_site(buildout, name, options, machine):
         edge=read_edge(part),
         status_listen=read_status_listen(part, server, host, port, ssl),
         trusted_proxies=read_trusted_proxies(part),
+        **read_standby(part, server, host, port, ssl),
         extra=read_extra(part),
         httpd=httpd,
         modules=modules,
@@ -327,6 +341,27 @@ def read_trusted_proxies(part):
                 raise part.error("trusted-proxies", f"{value!r} is not an IP address or network like 127.0.0.1 "
                                                     f"or 10.0.0.0/24 (the balancer's)") from None
     return tuple(found)
+
+
+def read_standby(part, server, host, port, ssl):
+    """balancer: the balancer part in front of this Apache on the same host. A change
+    of Apache's configuration then starts a standby Apache on standby-listen, which
+    the balancer sends the traffic to while this one restarts (docs/balancer.rst)."""
+    balancer = part.get("balancer")
+    if balancer is None:
+        if part.get("standby-listen") is not None:
+            raise part.error("standby-listen", "needs balancer (the balancer part in front of this Apache)")
+        return dict(balancer=None, standby_listen=None)
+    part.apache_value("balancer", balancer, GROUP, "the name of the balancer part in front of this Apache")
+    if server == "system":
+        raise part.error("balancer", "is for the self-contained server (server = system shares its Apache)")
+    if ssl:
+        raise part.error("balancer", "behind a balancer HTTPS ends there: give the certificate to the balancer part "
+                                     "and leave https and ssl-certificate off here")
+    standby = part.listen("standby-listen", f"{host or '127.0.0.1'}:{port + 1 if port < 65535 else port - 1}")
+    if standby[1] == port:
+        raise part.error("standby-listen", f"port {port} is the port of listen")
+    return dict(balancer=balancer, standby_listen=standby)
 
 
 def read_extra(part):

@@ -140,7 +140,10 @@ def backend(b):
         server.append(f"maxconn {b.server_maxconn}")
     lines.append("# Each server takes server-maxconn requests at once; HAProxy queues the rest in order.")
     lines.append(f"default-server {' '.join(server)}")
-    lines += [f"server {h(backend.name)} {h(backend.host)}:{backend.port}" for backend in b.backends]
+    for backend in b.backends:
+        if backend.standby:
+            lines.append("# A standby: DOWN (nothing listens) but while bin/<apache part> reload runs it.")
+        lines.append(f"server {h(backend.name)} {h(backend.host)}:{backend.port}")
     return lines
 
 

@@ -205,7 +205,7 @@ def in_effect(balancer):
     """The values the machine chose, written back into the options (as zc.recipe.egg does)."""
     return {"haproxy": balancer.haproxy, "listen": f"{balancer.host or '*'}:{balancer.port}",
             "url": balancer.url, "script": balancer.script, "config": balancer.config,
-            "backends": "\n".join(b.name for b in balancer.backends)}
+            "backends": "\n".join(b.name + (" standby" if b.standby else "") for b in balancer.backends)}
 
 
 def hostname_like(part, key, value, pattern, expected):
@@ -229,7 +229,9 @@ def read_backends(part):
     default_port = part.integer("backend-port", None, 1, 65535)
     backends = []
     for line in lines:
-        match = BACKEND_LINE.match(line)
+        words = line.split()
+        standby = len(words) == 2 and words[1] == "standby"  # the apache part's standby (its backends option)
+        match = BACKEND_LINE.match(words[0]) if len(words) == 1 or standby else None
         if not match:
             raise part.error("backends", f"{line!r} is not host:port (a host name or an IPv4 address)")
         port = match.group("port")
@@ -241,8 +243,8 @@ def read_backends(part):
         port = int(port)
         if not 1 <= port <= 65535:
             raise part.error("backends", f"port {port} in {line!r} is outside 1-65535")
-        backend = Backend(name=f"{match.group('host')}:{port}", host=match.group("host"), port=port)
-        if backend in backends:
+        backend = Backend(name=f"{match.group('host')}:{port}", host=match.group("host"), port=port, standby=standby)
+        if backend.name in (b.name for b in backends):
             raise part.error("backends", f"{backend.name} is named twice")
         backends.append(backend)
     return tuple(backends)

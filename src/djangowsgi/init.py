@@ -279,6 +279,7 @@ def files(project, checkout, secret_key=None):
     written = {
         "buildout.cfg": (render.template("init-buildout.cfg.in", **values), 0o644),
         "system.cfg": (render.template("init-system.cfg.in", **values), 0o644),
+        "front.cfg": (render.template("init-front.cfg.in", **values), 0o644),
         "secrets.env": (render.template("init-secrets.env.in",
                                         secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
         project.site_settings.replace(".", "/") + ".py": (render.template(
@@ -353,5 +354,5 @@ def main(argv=None):
     print("\nNext: bin/buildout -N            builds the site (bin/django, the WSGI script, bin/apache)\n"
           "      bin/django migrate --noinput\n"
           "      bin/apache start             serves it at http://127.0.0.1:8000/\n"
-          "On a server: read system.cfg, then sudo bin/buildout -N -c system.cfg.")
+          "On a server: read system.cfg (the machine's Apache) or front.cfg (HAProxy in front).")
     return 0

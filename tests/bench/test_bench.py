@@ -78,6 +78,22 @@ def test_tuning_benchmark_smoke_run(tmp_path):
     assert "event MPM, 2000 connections" in stdout  # the table was printed
 
 
+def test_front_door_benchmark_smoke_run(tmp_path):
+    stdout, report = smoke_run("front.py", tmp_path)
+    rows = report["rows"]
+    for shape in ("defaults", "daemon", "cpu", "embedded", "embedded4"):
+        for row in (f"page: apache {shape} alone", f"page: balancer -> apache {shape}",
+                    f"page waiting 5 ms: balancer -> apache {shape}"):
+            assert rows[row]["median"] > 0, row
+    for row in ("page: balancer (threads 2) -> apache embedded", "static: balancer cache -> apache embedded",
+                "static: nginx /static/", "memory after the flood: balancer -> apache embedded",
+                "memory after the flood: nginx + gunicorn 2 sync workers", "page: granian 2 workers"):
+        assert rows[row]["median"] > 0, row
+    assert rows["flood: balancer -> apache embedded, socket errors"]["values"]
+    assert "static from the balancer's cache / nginx" in report["ratios"]
+    assert "page through the balancer" in stdout  # the ratios were printed
+
+
 def test_deploy_benchmark_smoke_run():
     """One round of bench/deploy.py: three sshd hosts, a first deploy, one with
     nothing changed, --force, and --force with parallel = 3."""

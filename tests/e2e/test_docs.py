@@ -41,6 +41,7 @@ MYSITE = {
 
 
 REFERENCE = REPO / "docs" / "reference.rst"
+BALANCER = REPO / "docs" / "balancer.rst"
 SERVING = REPO / "docs" / "serving.rst"
 
 
@@ -246,3 +247,31 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         shutil.rmtree("/tmp/pebble", ignore_errors=True)
         build(project, "local.cfg")  # the self-contained server of the module's other tests
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
+
+
+def test_balancer_doc_one_host_serves_the_site_through_haproxy_on_port_80(project):
+    """docs/balancer.rst, "One host": its front.cfg and its commands as written (the
+    test's buildout and caches aside), then the page through HAProxy on port 80."""
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", 80)) != 0, "something already listens on port 80"
+    (project / "front.cfg").write_text(doc_block(BALANCER, "``front.cfg`` beside the"))
+    (project / "local-front.cfg").write_text(
+        f"[buildout]\nextends = front.cfg\neggs-directory = {SHARED / 'eggs'}\n"
+        f"download-cache = {SHARED / 'downloads'}\n")
+    commands = doc_block(BALANCER, "Then, as root (port 80)", "::\n")
+    assert commands.startswith("bin/buildout -N -c front.cfg\n")
+    commands = commands.replace("bin/buildout -N -c front.cfg", f"{BUILDOUT} -N -c local-front.cfg")
+    try:
+        result = subprocess.run(["bash", "-e", "-c", commands], cwd=project, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Running (pid" in result.stdout and "127.0.0.1:8000: " in result.stdout, result.stdout
+        request = urllib.request.Request("http://127.0.0.1:80/", headers={"Host": "www.mysite.example"})
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.read().decode() == "Hello from mysite"
+        with socket.socket() as probe:  # Apache is on loopback alone
+            assert probe.connect_ex(("127.0.0.2", 8000)) != 0
+    finally:
+        for script in ("balancer", "apache"):
+            subprocess.run([str(project / "bin" / script), "stop"], cwd=project, capture_output=True)
+        build(project, "local.cfg")

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, DJANGO, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, \
+from conftest import BUILDOUT, DJANGO, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, make_account, \
     world_readable_directory
 from helpers import doc_block, one_line_error
 
@@ -103,8 +103,21 @@ def test_readme_five_minutes_serve_a_new_startproject(developer):
         again = developer.shell("djangowsgi init", project, check=False)
         assert again.returncode == 1 and "--force overwrites them" in again.stderr, again.stderr
         assert {p: p.read_text() for p in before} == before
+        # The front.cfg init wrote, as its first lines say (the account made, as root): HAProxy on port 80.
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", 80)) != 0, "something already listens on port 80"
+        make_account("blog")
+        developer.shell("chown root:blog secrets.env && chmod 0640 secrets.env", project)
+        developer.shell("bin/buildout -N -c front.cfg", project)
+        developer.shell("bin/apache reload", project)
+        developer.shell("bin/balancer start", project)
+        assert get("http://127.0.0.1:80/admin/login/")[0] == 200
+        assert "127.0.0.1:8001 standby" in (project / ".installed.cfg").read_text()
     finally:
         subprocess.run([str(project / "bin" / "apache"), "stop"], capture_output=True)
+        if (project / "bin" / "balancer").exists():
+            subprocess.run([str(project / "bin" / "balancer"), "stop"], capture_output=True)
+        subprocess.run(["userdel", "--force", "blog"], capture_output=True)
     print(f"README's commands after startproject: {len(commands) - 2}, {took:.0f} s")
 
 

@@ -62,6 +62,7 @@ APACHE_SETS = {
                      "inactivity-timeout": "300", "maximum-requests": "1000", "lang": "en_US.UTF-8",
                      "served-from": "/srv/current", "extra": "Header set X-Site mysite"},
     "behind-balancer": {"listen": "127.0.0.1:8000", "trusted-proxies": "127.0.0.1\n10.0.0.0/24 10.1.2.3"},
+    "one-host-balancer": {"listen": "127.0.0.1:8000", "trusted-proxies": "127.0.0.1", "balancer": "balancer"},
 }
 
 
@@ -75,6 +76,11 @@ def test_apache_files(name):
     if not site.system:
         compare(f"apache-{name}/httpd.conf", apache_config.httpd_conf(site, site.layout.vhost))
         compare(f"apache-{name}/{os.path.basename(site.systemd_unit)}", apache_config.systemd_unit(site))
+    if site.balancer:
+        spare = site.standby()
+        compare(f"apache-{name}/standby-vhost.conf", apache_config.vhost(spare))
+        compare(f"apache-{name}/standby-httpd.conf",
+                apache_config.httpd_conf(spare, site.layout.beside("standby-vhost.conf")))
 
 
 BALANCER = {"server-name": "www.mysite.example", "listen": "*:80",

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from djangowsgi.runtime import certificates, direct
+from djangowsgi.runtime import certificates, direct, standby
 from djangowsgi.runtime.daemons import alive, children
 from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, prepare, reload_daemons,
                                        remember_config, wait_for, wait_for_new_daemons)
@@ -93,6 +93,8 @@ def _until_answering(server, command, refused, silent, done):
 
 
 def stop(server):
+    if server.standby and running_pid(standby.standby_server(server)):  # left by an interrupted reload
+        stop(standby.standby_server(server))
     pid = running_pid(server)
     if not pid:
         print("Not running.")
@@ -124,11 +126,14 @@ def reload(server):
     """Restart the mod_wsgi daemon processes of this part alone, one at a time
     (see daemons.restart_one_at_a_time; with one process, requests wait on the
     daemon socket meanwhile). Embedded mode has no daemons, and a changed Apache
-    configuration needs Apache to read it: both are a graceful restart.
+    configuration needs Apache to read it: both are a graceful restart, or, behind
+    a balancer on this host (standby), a swap through the standby.
     """
     pid = running_pid(server)
     if not pid:
         return start(server)
+    if server.standby and (server.mode != "daemon" or config_changed(server)) and standby.balancer_answers(server):
+        return standby.swap(server, start, graceful, stop)
     if server.mode != "daemon":
         return graceful(server)
     # Right after a start or a graceful restart, some daemons may still be starting.

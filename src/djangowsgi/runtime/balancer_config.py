@@ -14,6 +14,9 @@ class Backend:
     name: str  # the server's name in haproxy.cfg: host:port
     host: str
     port: int
+    # An Apache's standby on one host: it runs, and so gets traffic, only while its
+    # Apache restarts with a new configuration (bin/<apache part> reload).
+    standby: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class BalancerConfig:
         return values
 
     def backends_named(self, name):
-        """The servers ``name`` designates: a server's name (host:port), or a host and every server on it."""
+        """The servers ``name`` designates: a server's name (host:port), or a host and every server
+        on it but a standby."""
         exact = [b for b in self.backends if b.name == name]
-        return exact or [b for b in self.backends if b.host == name]
+        return exact or [b for b in self.backends if b.host == name and not b.standby]

@@ -190,13 +190,12 @@ def _named(config, host):
 
 def _set_state(config, named, state):
     for backend in named:
-        haproxy_api.checked(haproxy_api.command(config.socket, f"set server {BACKEND}/{backend.name} state {state}"))
+        haproxy_api.set_state(config.socket, BACKEND, backend.name, state)
     save_states(config)
 
 
 def _sessions(config, names):
-    return {row["svname"]: int(row.get("scur") or 0) + int(row.get("qcur") or 0)
-            for row in haproxy_api.servers(config.socket, BACKEND) if row["svname"] in names}
+    return haproxy_api.sessions(config.socket, BACKEND, names)
 
 
 def drain(config, host):
@@ -244,8 +243,7 @@ def ready(config, host):
 
 
 def _states(config, names):
-    return {row["svname"]: row["status"] for row in haproxy_api.servers(config.socket, BACKEND)
-            if row["svname"] in names}
+    return haproxy_api.states(config.socket, BACKEND, names)
 
 
 def servers(config):
@@ -297,10 +295,12 @@ def status(config):
     except haproxy_api.ApiError as e:
         print(e)
         return 1
+    standbys = {b.name for b in config.backends if b.standby}
     for row in rows:
         check = row.get("check_status") or "-"
+        role = " (standby: up only while its Apache reloads)" if row["svname"] in standbys else ""
         print(f"  {row['svname']}: {row['status']}, {row.get('scur') or 0} session(s), "
-              f"{row.get('qcur') or 0} queued, check {check}")
+              f"{row.get('qcur') or 0} queued, check {check}{role}")
     if config.stats_url:
         print(f"Stats page: {config.stats_url}" + (f"; Prometheus metrics: {config.metrics_url}"
                                                   if config.metrics_url else ""))

@@ -40,3 +40,19 @@ def checked(answer):
     text = answer.strip()
     if text:
         raise ApiError(text)
+
+
+def set_state(path, backend, server, state):
+    """A server's admin state: ready, drain or maint."""
+    checked(command(path, f"set server {backend}/{server} state {state}"))
+
+
+def states(path, backend, names):
+    """{server: status} of ``names`` (UP, DOWN, DRAIN, MAINT, "UP 1/2" while rising...)."""
+    return {row["svname"]: row["status"] for row in servers(path, backend) if row["svname"] in names}
+
+
+def sessions(path, backend, names):
+    """{server: its requests in progress and queued} of ``names``."""
+    return {row["svname"]: int(row.get("scur") or 0) + int(row.get("qcur") or 0)
+            for row in servers(path, backend) if row["svname"] in names}

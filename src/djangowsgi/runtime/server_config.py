@@ -20,6 +20,23 @@ class DaemonGroup:
 
 
 @dataclass(frozen=True)
+class Standby:
+    """The balancer in front of this Apache on one host, and the standby Apache that
+    takes the traffic while this one restarts with a new configuration."""
+    config: str  # standby-httpd.conf
+    pid_file: str
+    run_directory: str
+    error_log: str
+    url: str
+    host: str
+    port: int
+    balancer_socket: str  # the balancer's runtime API
+    backend: str  # this Apache's server name on the balancer
+    standby_backend: str
+    drain_timeout: int = 30
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     server: str  # "self-contained" or "system"
     directory: str  # the buildout's
@@ -52,6 +69,7 @@ class ServerConfig:
     modules: tuple = ()  # what a2enmod enables
     certificate_scripts: tuple = ()
     scripts_directory: str = ""
+    standby: Standby = None  # behind a balancer on one host (balancer option)
     version: int = field(default=CONFIG_VERSION)
 
     @property
@@ -79,6 +97,8 @@ class ServerConfig:
         known = {f.name for f in dataclasses.fields(cls)} - {"version"}
         values = {key: value for key, value in values.items() if key in known}
         values["groups"] = tuple(DaemonGroup(**group) for group in values["groups"])
+        if values.get("standby"):
+            values["standby"] = Standby(**values["standby"])
         for key in ("writable", "managed_domains", "modules", "certificate_scripts"):
             values[key] = tuple(values.get(key) or ())
         return cls(version=version, **values)
@@ -90,8 +110,12 @@ class ServerConfig:
             value = getattr(self, f.name)
             if f.name == "version" or (f.name in SYSTEM_ONLY and not self.system):
                 continue
+            if f.name == "standby" and value is None:
+                continue
             if f.name == "groups":
                 value = [dataclasses.asdict(group) for group in value]
+            elif f.name == "standby":
+                value = dataclasses.asdict(value)
             elif isinstance(value, tuple):
                 value = list(value)
             values[f.name] = value
@@ -108,7 +132,12 @@ class ServerConfig:
                 return tuple(moved(v) for v in value)
             return value
         changes = {f.name: moved(getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.name not in ("groups", "url", "status_url", "md_status_url", "certificate_authority")}
+                   if f.name not in ("groups", "url", "status_url", "md_status_url", "certificate_authority",
+                                     "standby")}
+        if self.standby:
+            changes["standby"] = dataclasses.replace(self.standby, **{
+                f.name: moved(getattr(self.standby, f.name)) for f in dataclasses.fields(self.standby)
+                if f.name not in ("url", "balancer_socket")})
         return dataclasses.replace(self, **changes)
 
 

@@ -149,3 +149,46 @@ def test_without_trusted_proxies_no_visitors_x_forwarded_proto_reaches_django():
     site = read_site(buildout(), "apache", APACHE, machine())
     assert "    RequestHeader unset X-Forwarded-Proto\n" in apache_config.vhost(site)
     assert "remoteip" not in apache_config.httpd_conf(site, site.layout.vhost)
+
+
+def read_apache(**options):
+    return read_site(buildout(), "apache", {**APACHE, **options}, machine())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"balancer": "balancer", "server": "system"},
+     "option balancer: is for the self-contained server (server = system shares its Apache)"),
+    ({"balancer": "balancer", "ssl-certificate": "/etc/ssl/a.pem", "ssl-certificate-key": "/etc/ssl/a.key"},
+     "option balancer: behind a balancer HTTPS ends there: give the certificate to the balancer part and leave "
+     "https and ssl-certificate off here"),
+    ({"standby-listen": "127.0.0.1:8001"}, "option standby-listen: needs balancer (the balancer part in front of "
+                                           "this Apache)"),
+    ({"balancer": "balancer", "listen": "127.0.0.1:8000", "standby-listen": "127.0.0.1:8000"},
+     "option standby-listen: port 8000 is the port of listen"),
+])
+def test_the_apache_parts_balancer_options_refuse_what_cannot_work(options, message):
+    with pytest.raises(UserError) as raised:
+        read_apache(**options)
+    assert str(raised.value) == f"djangowsgi part [apache], {message}"
+
+
+def test_one_host_behind_its_balancer_has_a_standby_beside_it_that_the_balancer_knows():
+    site = read_apache(listen="127.0.0.1:8000", balancer="balancer")
+    assert site.standby_listen == ("127.0.0.1", 8001)
+    assert apache_config.backends(site) == "127.0.0.1:8000\n127.0.0.1:8001 standby"
+    spare = site.standby()
+    assert (spare.port, spare.status_listen, spare.layout.pid_file) == (
+        8001, None, "/srv/mysite/var/run/apache/standby/httpd.pid")
+    config = apache_config.server_config(site)
+    assert config.standby.balancer_socket == "/srv/mysite/var/run/balancer/admin.sock"
+    assert (config.standby.backend, config.standby.standby_backend) == ("127.0.0.1:8000", "127.0.0.1:8001")
+    from djangowsgi.runtime.server_config import ServerConfig
+    assert ServerConfig.from_script(config.to_script()) == config
+    moved = config.seen_from("/srv/mysite", "/srv/current")
+    assert moved.standby.config == "/srv/current/parts/apache/standby-httpd.conf"
+    assert apache_config.backends(read_apache(listen="127.0.0.1:8000")) == "127.0.0.1:8000"
+    # The balancer keeps the standby in maintenance; a host's name designates the others alone.
+    balancer = read(backends=apache_config.backends(site))
+    assert "server 127.0.0.1:8001 127.0.0.1:8001 disabled" in balancer_files.haproxy_cfg(balancer)
+    named = balancer_files.balancer_config(balancer).backends_named("127.0.0.1")
+    assert [b.name for b in named] == ["127.0.0.1:8000"]

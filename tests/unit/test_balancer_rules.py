@@ -187,8 +187,9 @@ def test_one_host_behind_its_balancer_has_a_standby_beside_it_that_the_balancer_
     moved = config.seen_from("/srv/mysite", "/srv/current")
     assert moved.standby.config == "/srv/current/parts/apache/standby-httpd.conf"
     assert apache_config.backends(read_apache(listen="127.0.0.1:8000")) == "127.0.0.1:8000"
-    # The balancer keeps the standby in maintenance; a host's name designates the others alone.
+    # The balancer checks the standby like any server (DOWN while nothing listens there);
+    # a host's name designates the others alone.
     balancer = read(backends=apache_config.backends(site))
-    assert "server 127.0.0.1:8001 127.0.0.1:8001 disabled" in balancer_files.haproxy_cfg(balancer)
+    assert "    server 127.0.0.1:8001 127.0.0.1:8001\n" in balancer_files.haproxy_cfg(balancer)
     named = balancer_files.balancer_config(balancer).backends_named("127.0.0.1")
     assert [b.name for b in named] == ["127.0.0.1:8000"]

@@ -45,11 +45,12 @@ check: packages-check $(STAMP)
 golden: $(STAMP)
 	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py tests/unit/test_init.py
 
-# The full benchmarks (run.py and tuning.py take about twenty minutes each on 2 CPUs); make test-bench runs their smoke modes.
+# The full benchmarks (run.py, tuning.py and front.py take about twenty minutes each on 2 CPUs); make test-bench runs their smoke modes.
 bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py
 	$(VENV)/bin/python bench/tuning.py
+	$(VENV)/bin/python bench/front.py
 	$(VENV)/bin/python bench/deploy.py
 
 # The Debian packages of each target (tools/install-system-packages lists them).

@@ -82,12 +82,15 @@ SITE_PARTS = [("daemon", ""), ("embedded", "mode = embedded"), ("nopreload", "pr
               ("cpu", "workload = cpu"), ("lean", "worker-threads = 64")]
 
 
-def site_config(develop, apache_parts):
+def site_config(develop, apache_parts, more=()):
     """The example's buildout.cfg (tools/support/example.py) with its apache part
-    as ``apache_parts``: [(part, port, its own options as "key = value" lines)]."""
+    as ``apache_parts``: [(part, port, its own options as "key = value" lines)],
+    and ``more`` parts: [(part, its section's text)]."""
     header = (f"[buildout]\ndevelop = {develop}\neggs-directory = {WORK}/eggs\ndownload-cache = {WORK}/downloads\n"
               f"allow-picked-versions = false\n\n")
-    text = example.parts("django wsgi " + " ".join(name for name, _, _ in apache_parts), names=("django", "wsgi"))
+    names = [name for name, _, _ in apache_parts] + [name for name, _ in more]
+    text = example.parts("django wsgi " + " ".join(names), names=("django", "wsgi"))
+    text += "".join(section for _, section in more)
     for name, port, extra in apache_parts:
         own = dict(line.split(" = ", 1) for line in extra.splitlines() if line.strip())
         text += example.text(name, example.section("apache", {
@@ -95,14 +98,14 @@ def site_config(develop, apache_parts):
     return header + text + versions_section(djangowsgi=__version__)
 
 
-def build_site(venv, name="site", apache_parts=None):
-    """The example built in WORK/``name`` with ``apache_parts`` (site_config), SITE_PARTS by default."""
+def build_site(venv, name="site", apache_parts=None, more=()):
+    """The example built in WORK/``name`` with ``apache_parts`` and ``more`` (site_config), SITE_PARTS by default."""
     site = WORK / name
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     copy_world_readable(REPO / "example", site / "example")
     apache_parts = apache_parts or [(part, PORTS[part], extra) for part, extra in SITE_PARTS]
-    (site / "buildout.cfg").write_text(site_config(f"{REPO} example", apache_parts))
+    (site / "buildout.cfg").write_text(site_config(f"{REPO} example", apache_parts, more))
     run(venv / "bin" / "buildout", "-N", "-c", site / "buildout.cfg", cwd=site, stdout=subprocess.DEVNULL)
     run(site / "bin" / "django", "migrate", "--noinput", "-v0", cwd=site)
     # A few notes, so that the page reads rows from the database.

@@ -114,11 +114,15 @@ class Recipe(ReadFirst):
                 return name
         return None
 
-    def install(self):
+    def check_balancer(self):
+        """At install: the balancer part (built before this one) has written its bin/<part>."""
         if self.balancer and not self.balancer_host and not os.access(self.balancer, os.X_OK):
             raise self.part.error("balancer", f"{self.balancer} is not a control script on this machine (the "
                                               f"balancer part's bin/<part>, e.g. ${{balancer:script}}; on another "
                                               f"machine, give balancer-host too)")
+
+    def install(self):
+        self.check_balancer()
         config = DeployConfig(
             part=self.name,
             checkout=self.buildout["buildout"]["directory"],

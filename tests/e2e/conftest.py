@@ -57,11 +57,12 @@ PREREQUISITES = {
     "/usr/bin/pebble": "pebble",
     "/usr/bin/pebble-challtestsrv": "pebble",
     "/usr/lib/apache2/modules/mod_md.so": "apache2",
+    "/usr/sbin/haproxy": "haproxy",
 }
 
 
 LANE_PREREQUISITES = ("python3 (Debian's)", "apache2", "passwd", "libapache2-mod-wsgi-py3", "openssl", "git", "curl",
-                      "systemd")
+                      "systemd", "haproxy")
 
 
 def pytest_sessionstart(session):

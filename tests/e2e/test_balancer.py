@@ -241,6 +241,36 @@ def test_the_systemd_unit_passes_verify(front):
         assert line in unit.read_text().splitlines()
 
 
+def curl(*args):
+    return subprocess.run(["curl", "--silent", *args], capture_output=True, text=True, timeout=30)
+
+
+def test_https_from_certificate_files_with_http2_the_intermediate_profile_and_a_redirect(front, tmp_path):
+    key, certificate = tmp_path / "site.key", tmp_path / "site.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(certificate)],
+                   check=True, capture_output=True)
+    https_port, http_port = free_port(), front.ports["balancer"]
+    front.build(**{"listen": f"127.0.0.1:{https_port}", "http-listen": f"127.0.0.1:{http_port}",
+                   "ssl-certificate": str(certificate), "ssl-certificate-key": str(key), "hsts": "3600"})
+    front.bin("balancer", "reload")
+    site = f"https://localhost:{https_port}"
+    tls = ["--cacert", str(certificate), "--resolve", f"localhost:{https_port}:127.0.0.1"]
+    # Django sees the scheme the visitor used: HTTPS ended at the balancer (SECURE_PROXY_SSL_HEADER).
+    assert curl(*tls, f"{site}/visitor/").stdout == "127.0.0.1 https\n"
+    answer = curl(*tls, "--http2", "--tlsv1.3", "--include", "--output", "-", "--write-out", "%{http_version}",
+                  f"{site}/").stdout
+    assert answer.startswith("HTTP/2 200") and answer.endswith("2"), answer[:300]
+    assert "strict-transport-security: max-age=3600" in answer
+    # Mozilla's intermediate profile: no TLS 1.1, no cipher without forward secrecy.
+    assert curl(*tls, "--tlsv1.1", "--tls-max", "1.1", f"{site}/").returncode != 0
+    assert curl(*tls, "--tls-max", "1.2", "--ciphers", "AES128-GCM-SHA256", f"{site}/").returncode != 0
+    assert curl(*tls, "--tls-max", "1.2", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256", f"{site}/").returncode == 0
+    redirect = curl("--output", "/dev/null", "--write-out", "%{http_code} %{redirect_url}", "-H", "Host: localhost",
+                    f"http://127.0.0.1:{http_port}/admin/").stdout
+    assert redirect == "301 https://localhost/admin/", redirect
+
+
 def test_one_host_a_changed_apache_configuration_is_served_through_a_standby_with_no_failed_request(front):
     """The balancer in front of one Apache alone (and its standby): the reload of a changed
     configuration starts the standby with it, which serves while Apache restarts."""

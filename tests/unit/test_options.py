@@ -320,6 +320,9 @@ DEPLOY_BAD_INPUTS = [
     ({"ship-eggs": "maybe"}, "option ship-eggs: 'maybe' is not true or false"),
     ({"accept-new-host-keys": "sometimes"}, "option accept-new-host-keys: 'sometimes' is not true or false"),
     ({"identity-file": "id_ed25519"}, "option identity-file: 'id_ed25519' is not an absolute path"),
+    ({"balancer-host": "lb.example"}, "option balancer-host: needs balancer: the path of bin/<balancer part> there"),
+    ({"balancer": "/srv/lb/bin/balancer", "balancer-host": "lb.example:70000"},
+     "option balancer-host: port 70000 in 'lb.example:70000' is outside 1-65535"),
 ]
 
 
@@ -329,6 +332,18 @@ def test_deploy_bad_input(change, message):
     options = without({**DEPLOY, **change}, [k for k, v in change.items() if v is None])
     error = error_of(lambda: deploy.Recipe.checked(buildout(parts="deploy"), "deploy", options))
     assert error == f"djangowsgi part [deploy], {message}"
+
+
+def test_a_balancer_the_deploy_cannot_reach_is_refused_at_install(tmp_path):
+    missing = str(tmp_path / "bin" / "balancer")
+    recipe = deploy.Recipe.checked(buildout(parts="deploy"), "deploy", {**DEPLOY, "balancer": missing})
+    error = error_of(recipe.check_balancer)
+    assert error == (f"djangowsgi part [deploy], option balancer: {missing} is not a control script on this machine "
+                     f"(the balancer part's bin/<part>, e.g. ${{balancer:script}}; on another machine, give "
+                     f"balancer-host too)")
+    remote = deploy.Recipe.checked(buildout(parts="deploy"), "deploy",
+                                   {**DEPLOY, "balancer": missing, "balancer-host": "deploy@lb.example"})
+    remote.check_balancer()  # over SSH: reached when bin/deploy runs, before anything changes
 
 
 def test_deploy_reads_the_apache_part_it_reloads():

@@ -11,11 +11,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 
 from djangowsgi.runtime import haproxy_api
 from djangowsgi.runtime.balancer_config import BACKEND, BalancerConfig
 from djangowsgi.runtime.daemons import alive, children, wait_for
+from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.runtime.server import answers, error_log_tail, raise_open_files
 
 USAGE = """usage: {prog} COMMAND
@@ -72,18 +72,6 @@ def workers(pid):
     return set(children(pid)) if pid else set()
 
 
-def write_atomically(path, text, mode=0o600):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix="." + os.path.basename(path) + ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def assemble_certificates(config):
     """Each PEM HAProxy reads, made anew from the certificate files (renewed ones included)."""
     for cert in config.certificates:
@@ -92,14 +80,7 @@ def assemble_certificates(config):
             if path:
                 with open(path) as f:
                     parts.append(f.read().strip() + "\n")
-        text = "".join(parts)
-        try:
-            with open(cert.pem) as f:
-                if f.read() == text:
-                    continue
-        except OSError:
-            pass
-        write_atomically(cert.pem, text)
+        write_if_changed(cert.pem, "".join(parts), mode=0o600)
 
 
 def check(config):
@@ -119,7 +100,7 @@ def save_states(config):
     except haproxy_api.ApiError:
         return
     if text.startswith("1\n"):
-        write_atomically(config.state_file, text, mode=0o644)
+        write_if_changed(config.state_file, text)
 
 
 def start(config):
@@ -260,7 +241,7 @@ def servers(config):
 
 def maintenance(config, state):
     on = state == "on"
-    write_atomically(config.maintenance_map, f"{MAINTENANCE_KEY} {MAINTENANCE_KEY}\n" if on else "", mode=0o644)
+    write_if_changed(config.maintenance_map, f"{MAINTENANCE_KEY} {MAINTENANCE_KEY}\n" if on else "")
     if master_pid(config):
         try:
             haproxy_api.checked(haproxy_api.command(config.socket, f"clear map {config.maintenance_map}"))

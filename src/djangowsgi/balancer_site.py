@@ -4,7 +4,6 @@ checks, queues and retries, what it caches, where its files go. Rendered in
 balancer_files.py; every problem is a one-line UserError naming the option."""
 import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -197,7 +196,7 @@ def read_balancer(buildout, name, options, haproxy):
         log_directory=os.path.join(directory, "var", "log", name),
         buildout_directory=directory,
         script=os.path.join(buildout["buildout"]["bin-directory"], name),
-        python=sys.executable,
+        python=haproxy.python,
     )
 
 

@@ -134,6 +134,7 @@ class Haproxy:
     prometheus: bool  # built with its Prometheus exporter (USE_PROMEX)
     rotatelogs: Optional[str]
     euid: int
+    python: str  # the Python running buildout, which bin/<part> runs
     accounts: Accounts = field(default_factory=Accounts)
 
     @classmethod
@@ -142,4 +143,4 @@ class Haproxy:
         found = bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
         version, prometheus = system.haproxy_build(path) if found else (None, False)
         return cls(path=path, found=found, version=version, prometheus=prometheus, rotatelogs=system.find_rotatelogs(),
-                   euid=os.geteuid())
+                   euid=os.geteuid(), python=sys.executable)

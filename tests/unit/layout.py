@@ -66,7 +66,7 @@ def haproxy(**changes):
     """A machine.Haproxy as Debian 12's would be probed (2.6 with its Prometheus exporter), made on the spot."""
     from djangowsgi.machine import Account, Haproxy
     values = dict(path="/usr/sbin/haproxy", found=True, version=(2, 6), prometheus=True,
-                  rotatelogs="/usr/bin/rotatelogs", euid=0,
+                  rotatelogs="/usr/bin/rotatelogs", euid=0, python="/srv/mysite/venv/bin/python3",
                   accounts=FixedAccounts(users={"root": Account(0, 0), "haproxy": Account(108, 115)},
                                          groups={"root": (0, ()), "haproxy": (115, ())}))
     values.update(changes)

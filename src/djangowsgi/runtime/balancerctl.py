@@ -16,7 +16,8 @@ from djangowsgi.runtime import haproxy_api
 from djangowsgi.runtime.balancer_config import BACKEND, BalancerConfig
 from djangowsgi.runtime.daemons import alive, children, wait_for
 from djangowsgi.runtime.files import write_if_changed
-from djangowsgi.runtime.server import answers, error_log_tail, raise_open_files
+from djangowsgi.runtime.server import answers, raise_open_files
+from djangowsgi.runtime.server import failed as server_failed
 
 USAGE = """usage: {prog} COMMAND
 
@@ -52,11 +53,7 @@ def main(values, args):
 
 
 def failed(config, message, output=""):
-    sys.stderr.write(message.rstrip() + "\n")
-    if output.strip():
-        sys.stderr.write(output.rstrip() + "\n")
-    sys.stderr.write(f"Last lines of {config.log}:\n{error_log_tail(config.log)}")
-    return 1
+    return server_failed(message, output, error_log=config.log)
 
 
 def master_pid(config):

@@ -78,6 +78,29 @@ def pytest_sessionstart(session):
     os.environ["PIP_NO_BUILD_ISOLATION"] = "0"
 
 
+# make test runs the suite in two pytest-xdist workers (``--dist loadgroup``). A module's
+# tests run in one worker, so that its module fixtures are built once; modules that use
+# something of the machine only one test may hold at a time share a group: ports 80 and
+# 443 and the account mysite (test_first_hour, test_docs). The sshd hosts on
+# 127.0.0.2-4 are test_deploy's alone.
+SHARED_GROUPS = {"test_first_hour": "ports-80-443", "test_docs": "ports-80-443"}
+# The longest groups first (make test's durations), so that no worker is left with a
+# long one once the other has finished.
+LONGEST_FIRST = ("test_deploy", "ports-80-443", "test_apache", "test_upgrade", "test_balancer", "test_https")
+
+
+def pytest_collection_modifyitems(items):
+    def group(item):
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        return SHARED_GROUPS.get(module, module)
+
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.xdist_group(group(item)))
+    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: order.get(group(item), len(order)) if "/e2e/" in str(item.path) else len(order) + 1)
+
+
 class Buildout:
     """A buildout directory of its own, with a copy of the example project
     (``example/``, a develop egg that a test may change) and this package."""

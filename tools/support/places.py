@@ -3,6 +3,7 @@
 tmp_path nor a checkout in a home directory may be readable), one eggs
 directory and download cache for every test buildout, and the virtualenv of
 /usr/bin/python3 (the Python of Debian's mod_wsgi) that runs bin/buildout."""
+import fcntl
 import hashlib
 import os
 import re
@@ -28,14 +29,17 @@ def make_test_virtualenv():
     """/usr/bin/python3's virtualenv with zc.buildout, made again when requirements.txt changes."""
     requirements = (REPO / "requirements.txt").read_bytes()
     stamp = VENV / f".requirements-{hashlib.sha256(requirements).hexdigest()[:16]}"
-    if stamp.exists():
-        return
-    shutil.rmtree(VENV, ignore_errors=True)
     SHARED.mkdir(parents=True, exist_ok=True)
     os.chmod(SHARED, 0o755)
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "requirements.txt")], check=True)
-    stamp.touch()
+    with open(SHARED / ".venv.lock", "w") as lock:  # pytest-xdist's workers start together
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "requirements.txt")],
+                       check=True)
+        stamp.touch()
 
 
 def world_readable_directory(parent, prefix):
@@ -54,14 +58,24 @@ def copy_world_readable(source, target):
             os.chmod(os.path.join(root, name), 0o644)
 
 
+# Under pytest-xdist (make test), worker gw<N> takes the ports (and companions) whose
+# remainder by the number of workers is N: two workers never pick the same port between its probe
+# here and the server that later binds it.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+
+
 def free_port():
     """A free loopback port whose mod_status companion (the port + 10000, or
     - 10000 above 55535: the apache recipe's default status-listen) is free too."""
+    share = int(WORKER[2:]) if WORKER.startswith("gw") else 0
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         companion = port + 10000 if port + 10000 <= 65535 else port - 10000
+        if port % WORKERS != share or companion % WORKERS != share:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", companion))

@@ -30,6 +30,7 @@ import run as bench  # noqa: E402
 # front-20261202T021759Z, embedded with 16 of 16: the backend went DOWN under load).
 SHAPES = [
     ("defaults", "", 20),  # the package's: 4 x 640 MPM threads, daemons 2 x 10
+    ("mpm16x64", "workers = 1024\nworker-threads = 64", 20),  # 0.1.0's MPM: 16 x 64 threads
     ("daemon", "workers = 64\nworker-threads = 32", 20),
     ("cpu", "workers = 64\nworker-threads = 32\nworkload = cpu", 6),
     ("embedded", "mode = embedded\nworkers = 16\nworker-threads = 8", 12),

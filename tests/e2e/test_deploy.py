@@ -3,6 +3,7 @@ own base directory and its own self-contained Apache on its own address
 (tools/support/sshd.py): what only real hosts show, under load where it
 matters. The deploy's rules (order, parallel, health and rollback, pruning,
 the summary) are tests/unit/test_deploy_rules.py's."""
+import configparser
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ from conftest import (BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_R
                       world_readable_directory)
 from helpers import doc_block, one_line_error
 from support.sshd import ADDRESSES, Project, started_hosts
+
+BALANCER_DOC = REPO / "docs" / "balancer.rst"
 
 
 @pytest.fixture(scope="module")
@@ -285,18 +288,39 @@ def test_an_interrupted_deploy_leaves_the_hosts_as_a_lost_connection_would(deplo
         assert current_release(test_hosts, address) == before[address]
 
 
+def doc_sections(after):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read_string(doc_block(BALANCER_DOC, after))
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
 @pytest.fixture
 def balancer(deployed, test_hosts):
     """The project with a balancer part here in front of the three hosts, started,
-    and its deploy part draining hosts on it; afterwards the project as before."""
+    and its deploy part draining hosts on it; afterwards the project as before. The
+    sections are docs/balancer.rst's "Several hosts" as written but for the test's
+    addresses and ports: the balancer on a free port of 127.0.0.1 (where the hosts see
+    it come from) for localhost, the hosts' Apache on theirs, a faster check-interval."""
     project = deployed
     port = free_port()
-    built = project.configure(test_hosts, balancer={"listen": f"127.0.0.1:{port}"})
+    doc = doc_sections("In the checkout's ``buildout.cfg``, beside")
+    host_apache = doc_sections("and trusts the balancer's")["apache"]
+    assert doc["deploy"] == {"balancer": "${balancer:script}"} and host_apache["listen"] == "${host:listen}"
+    options = {**doc["balancer"], "listen": f"127.0.0.1:{port}", "server-name": "localhost",
+               "backend-port": test_hosts.web_port}
+    apache = {**host_apache, "trusted-proxies": "127.0.0.1"}
+
+    def configure(deploy=None, **more_apache):
+        return project.configure(test_hosts, deploy, balancer=options, apache={**apache, **more_apache})
+
+    built = configure()
     assert built.returncode == 0, built.stdout + built.stderr
     project.commit("behind a balancer")
     control = project.directory / "bin" / "balancer"
     subprocess.run([str(control), "start"], check=True, capture_output=True)
-    front = types.SimpleNamespace(port=port, control=control, states=lambda: balancer_states(control))
+    front = types.SimpleNamespace(port=port, control=control, states=lambda: balancer_states(control),
+                                  configure=configure)
     wait_until(lambda: set(front.states().values()) == {"UP"})
     yield front
     subprocess.run([str(control), "stop"], capture_output=True)
@@ -344,8 +368,7 @@ def test_rolling_deploy_of_a_new_page_stylesheet_and_apache_configuration_behind
     old = stylesheet_of(test_hosts, ADDRESSES[0])
     style = project.directory / "example" / "coleman" / "static" / "coleman" / "style.css"
     style.write_text(style.read_text() + "\nh1 { color: teal; }\n")
-    built = project.configure(test_hosts, balancer={"listen": f"127.0.0.1:{balancer.port}"},
-                              apache={"keep-alive-timeout": "4"})
+    built = balancer.configure(**{"keep-alive-timeout": "4"})
     assert built.returncode == 0, built.stdout + built.stderr
     project.change_home_page("Coleman, teal edition")
 
@@ -399,7 +422,7 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_and_left_drained(d
     project.change_home_page("Coleman, unhealthy on one host")
     # To that host alone: the rollout's order and what stays untouched are the unit layer's
     # (tests/unit/test_deploy_rules.py); here what only real servers show.
-    built = project.configure(test_hosts, {"health-timeout": "5"}, balancer={"listen": f"127.0.0.1:{balancer.port}"})
+    built = balancer.configure({"health-timeout": "5"})
     assert built.returncode == 0, built.stdout + built.stderr
     spec = f"root@{ADDRESSES[1]}:{test_hosts.ssh_port}"
     try:

@@ -6,6 +6,7 @@ directory and download cache for every test buildout, and the virtualenv of
 import fcntl
 import hashlib
 import os
+import random
 import re
 import shutil
 import socket
@@ -58,27 +59,30 @@ def copy_world_readable(source, target):
             os.chmod(os.path.join(root, name), 0o644)
 
 
-# Under pytest-xdist (make test), worker gw<N> takes the ports (and companions) whose
-# remainder by the number of workers is N: two workers never pick the same port between its probe
-# here and the server that later binds it.
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+# Under pytest-xdist (make test), worker gw<N> takes the ports whose remainder by the
+# number of workers is N, so that two workers never pick the same port between its
+# probe here and the server that later binds it. The ports come from below Linux's
+# ephemeral range (32768-60999), and their companions from above its start: bind()
+# to port 0 cannot serve, Linux gives it even ports alone.
+_given = set()
 
 
 def free_port():
-    """A free loopback port whose mod_status companion (the port + 10000, or
-    - 10000 above 55535: the apache recipe's default status-listen) is free too."""
-    share = int(WORKER[2:]) if WORKER.startswith("gw") else 0
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        companion = port + 10000 if port + 10000 <= 65535 else port - 10000
-        if port % WORKERS != share or companion % WORKERS != share:
+    """A free loopback port, never given before in this process, whose mod_status
+    companion (the port + 10000: the apache recipe's default status-listen) is free too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    share = int(worker[2:]) if worker.startswith("gw") else 0
+    for _ in range(10000):
+        port = random.randrange(20000 + share, 30000, workers)
+        if port in _given:
             continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", companion))
-            except OSError:
-                continue
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        _given.add(port)
         return port
+    raise RuntimeError("no free port pair on 127.0.0.1 in 20000-39999")

@@ -89,6 +89,7 @@ SHARED_GROUPS = {"test_first_hour": "ports-80-443", "test_docs": "ports-80-443"}
 LONGEST_FIRST = ("test_deploy", "ports-80-443", "test_apache", "test_upgrade", "test_balancer", "test_https")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items):
     def group(item):
         module = item.module.__name__.rsplit(".", 1)[-1]

@@ -61,9 +61,9 @@ def copy_world_readable(source, target):
 
 # Under pytest-xdist (make test), worker gw<N> takes the ports whose remainder by the
 # number of workers is N, so that two workers never pick the same port between its
-# probe here and the server that later binds it. The ports come from below Linux's
-# ephemeral range (32768-60999), and their companions from above its start: bind()
-# to port 0 cannot serve, Linux gives it even ports alone.
+# probe here and the server that later binds it. Ports and companions come from below
+# Linux's ephemeral range (32768-60999), where no client connection takes one first.
+# (bind() to port 0 cannot serve: Linux gives it even ports alone.)
 _given = set()
 
 
@@ -74,7 +74,7 @@ def free_port():
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     share = int(worker[2:]) if worker.startswith("gw") else 0
     for _ in range(10000):
-        port = random.randrange(20000 + share, 30000, workers)
+        port = random.randrange(12000 + share, 22000, workers)
         if port in _given:
             continue
         try:
@@ -85,4 +85,4 @@ def free_port():
             continue
         _given.add(port)
         return port
-    raise RuntimeError("no free port pair on 127.0.0.1 in 20000-39999")
+    raise RuntimeError("no free port pair on 127.0.0.1 in 12000-31999")

@@ -7,6 +7,7 @@ bin/buildout (made from /usr/bin/python3, the Python of Debian's mod_wsgi) all
 live under /var/tmp. Every test buildout shares one eggs directory and one
 download cache there, so Django is fetched once per machine.
 """
+import fcntl
 import os
 import pwd
 import shutil
@@ -78,28 +79,38 @@ def pytest_sessionstart(session):
     os.environ["PIP_NO_BUILD_ISOLATION"] = "0"
 
 
-# make test runs the suite in two pytest-xdist workers (``--dist loadgroup``). A module's
-# tests run in one worker, so that its module fixtures are built once; modules that use
-# something of the machine only one test may hold at a time share a group: ports 80 and
-# 443 and the account mysite (test_first_hour, test_docs). The sshd hosts on
-# 127.0.0.2-4 are test_deploy's alone.
-SHARED_GROUPS = {"test_first_hour": "ports-80-443", "test_docs": "ports-80-443"}
-# The longest groups first (make test's durations), so that no worker is left with a
-# long one once the other has finished.
-LONGEST_FIRST = ("test_deploy", "ports-80-443", "test_apache", "test_upgrade", "test_balancer", "test_https")
+# make test runs the suite in two pytest-xdist workers, a module's tests in one worker
+# (``--dist loadfile``) so that its module fixtures are built once. The longest
+# modules go first (make test's durations), so that no worker is left with a long one
+# once the other has finished; the other modules follow, the unit layer's last.
+LONGEST_FIRST = ("test_deploy", "test_first_hour", "test_apache", "test_upgrade", "test_balancer", "test_https",
+                 "test_live_site", "test_system_apache", "test_project_recipes")
+# The two modules that use ports 80 and 443, 127.0.0.1:8000 and the account mysite hold
+# them in turn (well_known_ports); one goes first and the other last, so that neither
+# waits for the other.
+LAST = ("test_docs",)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items):
-    def group(item):
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        return SHARED_GROUPS.get(module, module)
-
-    for item in items:
-        if "/e2e/" in str(item.path):
-            item.add_marker(pytest.mark.xdist_group(group(item)))
     order = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: order.get(group(item), len(order)) if "/e2e/" in str(item.path) else len(order) + 1)
+
+    def rank(item):
+        if "/e2e/" not in str(item.path):
+            return len(order) + 2
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        return len(order) + 1 if module in LAST else order.get(module, len(order))
+
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope="module")
+def well_known_ports():
+    """Ports 80 and 443, 127.0.0.1:8000 and the account mysite, held for a module
+    against the other pytest-xdist worker."""
+    SHARED.mkdir(parents=True, exist_ok=True)
+    with open(SHARED / ".well-known-ports.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 class Buildout:

@@ -14,6 +14,9 @@ import pytest
 from conftest import BUILDOUT, REPO, SHARED, call_wsgi, make_account
 from helpers import doc_block
 
+# Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
+pytestmark = pytest.mark.usefixtures("well_known_ports")
+
 MYSITE = {
     "setup.py": """
         from setuptools import setup

@@ -18,6 +18,9 @@ from conftest import BUILDOUT, DJANGO, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApa
     world_readable_directory
 from helpers import doc_block, one_line_error
 
+# Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
+pytestmark = pytest.mark.usefixtures("well_known_ports")
+
 
 class Developer:
     """A developer's machine: a virtualenv of Debian's Python with Django in it,

@@ -80,29 +80,9 @@ def pytest_sessionstart(session):
 
 
 # make test runs the suite in two pytest-xdist workers, a module's tests in one worker
-# (``--dist loadfile``) so that its module fixtures are built once. The longest
-# modules go first (make test's durations), so that no worker is left with a long one
-# once the other has finished; the other modules follow, the unit layer's last.
-LONGEST_FIRST = ("test_deploy", "test_first_hour", "test_apache", "test_upgrade", "test_balancer", "test_https",
-                 "test_live_site", "test_system_apache", "test_project_recipes")
-# The two modules that use ports 80 and 443, 127.0.0.1:8000 and the account mysite hold
-# them in turn (well_known_ports); one goes first and the other last, so that neither
-# waits for the other.
-LAST = ("test_docs",)
-
-
-def pytest_collection_modifyitems(items):
-    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
-
-    def rank(item):
-        if "/e2e/" not in str(item.path):
-            return len(order) + 2
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        return len(order) + 1 if module in LAST else order.get(module, len(order))
-
-    items.sort(key=rank)
-
-
+# (``--dist loadfile``) so that its module fixtures are built once; xdist hands out the
+# modules with the most tests first. The two modules that use ports 80 and 443,
+# 127.0.0.1:8000 and the account mysite (test_first_hour, test_docs) hold them in turn.
 @pytest.fixture(scope="module")
 def well_known_ports():
     """Ports 80 and 443, 127.0.0.1:8000 and the account mysite, held for a module

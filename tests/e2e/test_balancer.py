@@ -148,7 +148,7 @@ def test_static_files_are_served_from_the_balancers_cache(front):
 
 def test_status_stats_and_metrics_answer_on_loopback_only(front):
     status = front.status()
-    assert f"Running" in status and f"{front.backend('apache')}: UP" in status and "check L7OK" in status
+    assert "Running" in status and f"{front.backend('apache')}: UP" in status and "check L7OK" in status
     stats_port = front.ports["stats"]
     assert request(stats_port, "/stats")[0] == 200
     status, _, metrics = request(stats_port, "/metrics")

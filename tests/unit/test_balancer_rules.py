@@ -193,3 +193,30 @@ def test_one_host_behind_its_balancer_has_a_standby_beside_it_that_the_balancer_
     assert "    server 127.0.0.1:8001 127.0.0.1:8001\n" in balancer_files.haproxy_cfg(balancer)
     named = balancer_files.balancer_config(balancer).backends_named("127.0.0.1")
     assert [b.name for b in named] == ["127.0.0.1:8000"]
+
+
+def doc_shape():
+    """docs/balancer.rst's shape of the Apache behind a balancer: {section: {option: value}}."""
+    import configparser
+    from layout import REPO
+    text = (REPO / "docs" / "balancer.rst").read_text()
+    block = text.split("In the apache part and the balancer part:", 1)[1].split(".. code-block:: ini\n", 1)[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string("\n".join(lines))
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
+def test_the_shape_the_balancer_doc_shows_is_accepted_on_one_host_and_its_queue_stays_below_apaches_workers():
+    shape = doc_shape()
+    site = read_apache(listen="127.0.0.1:8000", balancer="balancer", **shape["apache"])
+    httpd = apache_config.httpd_conf(site, site.layout.vhost)
+    assert site.mode == "embedded" and "WSGIDaemonProcess" not in apache_config.vhost(site)
+    assert "MaxRequestWorkers 16\n" in httpd and "ThreadsPerChild 8\n" in httpd
+    balancer = read(backends=apache_config.backends(site), **shape["balancer"])
+    # Below Apache's workers: with every worker busy the health checks time out.
+    assert 0 < balancer.server_maxconn < site.edge.server_limit * site.edge.threads_per_child

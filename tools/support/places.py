@@ -59,11 +59,11 @@ def copy_world_readable(source, target):
             os.chmod(os.path.join(root, name), 0o644)
 
 
-# Under pytest-xdist (make test), worker gw<N> takes the ports whose remainder by the
-# number of workers is N, so that two workers never pick the same port between its
-# probe here and the server that later binds it. Ports and companions come from below
+# Under pytest-xdist (make test), each worker takes its ports from a block of its own
+# (gw0 the first of 12000-21999, gw1 the next, ...), so that two workers never pick the
+# same port between its probe here and the server that later binds it, nor a port's
+# neighbour (a standby on port + 1) or companion (+ 10000, 22000-31999). All below
 # Linux's ephemeral range (32768-60999), where no client connection takes one first.
-# (bind() to port 0 cannot serve: Linux gives it even ports alone.)
 _given = set()
 
 
@@ -71,10 +71,10 @@ def free_port():
     """A free loopback port, never given before in this process, whose mod_status
     companion (the port + 10000: the apache recipe's default status-listen) is free too."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
-    share = int(worker[2:]) if worker.startswith("gw") else 0
+    size = 10000 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    first = 12000 + size * (int(worker[2:]) if worker.startswith("gw") else 0)
     for _ in range(10000):
-        port = random.randrange(12000 + share, 22000, workers)
+        port = random.randrange(first, first + size - 2)  # port + 1 stays in the block
         if port in _given:
             continue
         try:
@@ -85,4 +85,4 @@ def free_port():
             continue
         _given.add(port)
         return port
-    raise RuntimeError("no free port pair on 127.0.0.1 in 12000-31999")
+    raise RuntimeError(f"no free port pair on 127.0.0.1 in {first}-{first + size - 1}")

@@ -1,4 +1,6 @@
+import locale
 import os
+import sys
 import time
 
 from django.http import HttpResponse
@@ -32,3 +34,10 @@ def visitor(request):
     if request.method == "POST":
         text += f" {len(request.body)}"
     return HttpResponse(text + "\n", content_type="text/plain")
+
+
+def encoding(request):
+    """The locale the site's Python runs in (LC_CTYPE) and its file-system encoding,
+    which a file name with non-ASCII characters is written in."""
+    text = f"{locale.setlocale(locale.LC_CTYPE)} {sys.getfilesystemencoding()}\n"
+    return HttpResponse(text, content_type="text/plain")

@@ -46,10 +46,11 @@ def vhost(site):
     lines.append(f"WSGIScriptAlias / {a(site.wsgi_script)}")
     if site.mode == "daemon":
         lines.append(f"WSGIProcessGroup %{{ENV:{GROUP_VARIABLE}}}")
-        if site.preload:
-            # The application is loaded when a daemon process starts, not on its first request.
-            lines += [f"WSGIImportScript {a(site.wsgi_script)} process-group={render.apache(group)} "
-                      f"application-group=%{{GLOBAL}}" for group, _, _ in site.daemon_groups]
+    if site.preload:
+        # The application is loaded when a process starts, not on its first request.
+        groups = [group for group, _, _ in site.daemon_groups] if site.mode == "daemon" else ["%{GLOBAL}"]
+        lines += [f"WSGIImportScript {a(site.wsgi_script)} process-group={render.apache(group)} "
+                  f"application-group=%{{GLOBAL}}" for group in groups]
     lines.append("WSGIApplicationGroup %{GLOBAL}")
     lines += [
         f"<Directory {a(os.path.dirname(site.wsgi_script))}>",
@@ -388,6 +389,7 @@ def server_config(site):
         processes=sum(processes for _, processes, _ in site.daemon_groups) if site.mode == "daemon" else 0,
         graceful_timeout=dict(site.timeouts)["graceful-timeout"],
         writable=tuple(site.writable),
+        environment=(("LANG", site.lang), ("LC_ALL", site.locale)) if site.mode == "embedded" else (),
         user=site.user,
         group=site.group,
         run_directory=site.layout.run_directory,

@@ -13,7 +13,8 @@ from typing import NamedTuple, Optional
 
 from djangowsgi import render, system
 from djangowsgi.apache_defaults import (
-    ACCOUNT, DAEMON_LIMITS, DAEMON_TIMEOUTS, DEFAULT_WORKER_THREADS, DEFAULT_WORKERS, DISPLAY_LIMIT, GROUP, HOSTNAME,
+    ACCOUNT, BALANCED_MODE, BALANCED_WORKERS, DAEMON_LIMITS, DAEMON_TIMEOUTS, DEFAULT_WORKER_THREADS,
+    DEFAULT_WORKERS, DISPLAY_LIMIT, GROUP, HOSTNAME,
     LIMIT_REQUEST_BODY_MAX, LOG_FORMAT, LOG_LEVELS, MIN_PROCESSES, PLAIN, READ_TIMEOUT_STAGE, REQUEST_READ_TIMEOUT,
     STATUS_PORT_OFFSET, WORKLOAD_THREADS)
 from djangowsgi.apache_tls import Tls, read_tls
@@ -175,7 +176,7 @@ def read_site(buildout, name, options, machine):
     server_name = part.apache_value("server-name", part.required("server-name"), HOSTNAME, "a host name")
     server_aliases = tuple(part.apache_value("server-aliases", a, HOSTNAME, "a host name")
                            for a in part.lines("server-aliases"))
-    mode = part.choice("mode", "daemon", ("daemon", "embedded"))
+    mode = part.choice("mode", default_mode(part), ("daemon", "embedded"))
     if server == "system" and mode == "embedded":
         raise part.error("mode", "embedded would run the site in every child of the system Apache, with one "
                                  "Python for all its sites: use mode = daemon with server = system")
@@ -220,7 +221,7 @@ def read_site(buildout, name, options, machine):
                                               layout.script)),
         **read_logs(part, layout, machine),
         ssl=ssl,
-        edge=read_edge(part),
+        edge=read_edge(part, BALANCED_WORKERS[mode] if part.get("balancer") else DEFAULT_WORKERS),
         status_listen=read_status_listen(part, server, host, port, ssl),
         trusted_proxies=read_trusted_proxies(part),
         **read_standby(part, server, host, port, ssl),
@@ -241,6 +242,19 @@ def read_site(buildout, name, options, machine):
     return Site(**values)
 
 
+# The options only daemon mode reads.
+DAEMON_OPTIONS = ("processes", "threads", "workload", "body-processes", "display-name") + tuple(
+    key for key, _ in DAEMON_TIMEOUTS) + DAEMON_LIMITS
+
+
+def default_mode(part):
+    """daemon, or embedded behind a balancer on this host unless a daemon option is given."""
+    if part.get("balancer") and part.get("server") != "system" and not any(
+            part.get(key) is not None for key in DAEMON_OPTIONS):
+        return BALANCED_MODE
+    return "daemon"
+
+
 def in_effect(site):
     """The values the site was read with where the machine chose them, written back
     into the part's options (as zc.recipe.egg does): buildout then sees, and
@@ -257,6 +271,8 @@ def in_effect(site):
         "rotatelogs": site.rotatelogs or "",
         "apache-confdir": site.confdir,
         "process-group": site.process_group,
+        "mode": site.mode,
+        "workers": str(site.edge.workers),
     }
 
 
@@ -371,14 +387,14 @@ def read_extra(part):
     return extra
 
 
-def read_edge(part):
+def read_edge(part, default_workers):
     """How the server meets slow clients, floods, oversized requests, and
     what it does for static files (compression, caching)."""
     timeout = part.get("request-read-timeout", REQUEST_READ_TIMEOUT)
     if timeout != "off" and not re.fullmatch(rf"{READ_TIMEOUT_STAGE}( {READ_TIMEOUT_STAGE})*", timeout):
         raise part.error("request-read-timeout", f"{timeout!r} is not mod_reqtimeout's stage=timeout[-maximum]"
                                                  f"[,MinRate=rate] list, e.g. {REQUEST_READ_TIMEOUT}, or off")
-    workers = part.integer("workers", DEFAULT_WORKERS, 1, 20000)
+    workers = part.integer("workers", default_workers, 1, 20000)
     if part.get("worker-threads") is None:
         # At least two processes: one that crashes takes only its own connections.
         server_limit = min(workers, max(2, -(-workers // DEFAULT_WORKER_THREADS)))

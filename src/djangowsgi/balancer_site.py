@@ -171,7 +171,9 @@ def read_balancer(buildout, name, options, haproxy):
             ("connect", "5s"), ("client", "30s"), ("server", "60s"), ("queue", "30s"),
             ("http-request", "10s"), ("http-keep-alive", "5s")))),
         balance=part.choice("balance", "leastconn", BALANCE),
-        server_maxconn=part.integer("server-maxconn", 16, 0, 100000),
+        # Below the 16 worker threads of the apache part behind a balancer: with every
+        # worker busy Apache accepts no connection, and the health checks time out.
+        server_maxconn=part.integer("server-maxconn", 12, 0, 100000),
         maxconn=part.integer("maxconn", 4096, 1, 1000000),
         threads=part.integer("threads", 1, 1, 64),
         http_reuse=part.choice("http-reuse", "always", HTTP_REUSE),

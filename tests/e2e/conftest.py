@@ -25,7 +25,7 @@ from helpers import http_get
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from support.pins import versions, versions_section  # noqa: E402
-from support.places import (BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, SYSTEM_PYTHON,  # noqa: E402,F401
+from support.places import (BUILDOUT, DJANGOWSGI_VERSION, DOWNLOADS, EGGS, EXAMPLE, REPO, SHARED, SYSTEM_PYTHON,  # noqa: E402,F401
                             TEST_ROOT, VENV, copy_world_readable, free_port, make_test_virtualenv,
                             world_readable_directory)
 
@@ -110,8 +110,8 @@ class Buildout:
             f"""\
             [buildout]
             develop = {REPO} {self.example}
-            eggs-directory = {SHARED / 'eggs'}
-            download-cache = {SHARED / 'downloads'}
+            eggs-directory = {EGGS}
+            download-cache = {DOWNLOADS}
             allow-picked-versions = false
             """
         )
@@ -142,9 +142,9 @@ class Buildout:
 
 @pytest.fixture(scope="session")
 def shared_cache():
-    for sub in ("eggs", "downloads"):
-        (SHARED / sub).mkdir(parents=True, exist_ok=True)
-    for path in (SHARED, SHARED / "eggs", SHARED / "downloads"):
+    for path in (EGGS, DOWNLOADS):
+        path.mkdir(parents=True, exist_ok=True)
+    for path in (SHARED, EGGS, DOWNLOADS):
         os.chmod(path, 0o755)
     return SHARED
 

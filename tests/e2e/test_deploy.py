@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, SHARED, TEST_ROOT, LoadLoop, free_port,
+from conftest import (BUILDOUT, DJANGO, DJANGOWSGI_VERSION, DOWNLOADS, EGGS, REPO, TEST_ROOT, LoadLoop, free_port,
                       world_readable_directory)
 from helpers import doc_block, one_line_error
 from support.sshd import ADDRESSES, Project, started_hosts
@@ -461,8 +461,8 @@ def test_reference_complete_example_deploys_and_passes_its_health_check(test_hos
     (project / "buildout.cfg").write_text(config)
     (project / "production.cfg").write_text(doc_block(REPO / "docs" / "deploying.rst",
                                                       "A ``production.cfg`` for the hosts"))
-    (project / "local.cfg").write_text(f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
-                                       f"download-cache = {SHARED / 'downloads'}\n")
+    (project / "local.cfg").write_text(f"[buildout]\nextends = buildout.cfg\neggs-directory = {EGGS}\n"
+                                       f"download-cache = {DOWNLOADS}\n")
     (project / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n"
                                         "/local.cfg\n")
     home = tmp_path / "home"

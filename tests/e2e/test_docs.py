@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, REPO, SHARED, call_wsgi, make_account
+from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi, make_account
 from helpers import doc_block
 
 # Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
@@ -70,8 +70,8 @@ def project(new_buildout):
     (project / "local.cfg").write_text(textwrap.dedent(f"""\
         [buildout]
         extends = buildout.cfg
-        eggs-directory = {SHARED / 'eggs'}
-        download-cache = {SHARED / 'downloads'}
+        eggs-directory = {EGGS}
+        download-cache = {DOWNLOADS}
         """))
     build(project, "local.cfg")
     return project
@@ -223,7 +223,7 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         assert public == doc_block(HTTPS, "``djangowsgi init`` wrote")
         (project / "public.cfg").write_text(public)
         (project / "pebble.cfg").write_text(doc_block(HTTPS, "points the public site at it"))
-        caches = f"eggs-directory = {SHARED / 'eggs'}\ndownload-cache = {SHARED / 'downloads'}\n"
+        caches = f"eggs-directory = {EGGS}\ndownload-cache = {DOWNLOADS}\n"
         (project / "local-pebble.cfg").write_text("[buildout]\nextends = pebble.cfg\n" + caches)
         commands = doc_block(HTTPS, "client that trusts pebble's root", "::\n")
         # The test's buildout (no bootstrap in this project) and caches.
@@ -259,8 +259,8 @@ def test_balancer_doc_one_host_serves_the_site_through_haproxy_on_port_80(projec
         assert probe.connect_ex(("127.0.0.1", 80)) != 0, "something already listens on port 80"
     (project / "front.cfg").write_text(doc_block(BALANCER, "``front.cfg`` beside the"))
     (project / "local-front.cfg").write_text(
-        f"[buildout]\nextends = front.cfg\neggs-directory = {SHARED / 'eggs'}\n"
-        f"download-cache = {SHARED / 'downloads'}\n")
+        f"[buildout]\nextends = front.cfg\neggs-directory = {EGGS}\n"
+        f"download-cache = {DOWNLOADS}\n")
     commands = doc_block(BALANCER, "Then, as root (port 80)", "::\n")
     assert commands.startswith("bin/buildout -N -c front.cfg\n")
     commands = commands.replace("bin/buildout -N -c front.cfg", f"{BUILDOUT} -N -c local-front.cfg")

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILDOUT, DJANGOWSGI_VERSION, EXAMPLE, REPO, SHARED, TEST_ROOT, LoadLoop, \
+from conftest import BUILDOUT, DJANGOWSGI_VERSION, DOWNLOADS, EGGS, EXAMPLE, REPO, TEST_ROOT, LoadLoop, \
     copy_world_readable, free_port, versions_section, world_readable_directory
 from helpers import example, http_get
 
@@ -38,8 +38,8 @@ def doc_block(after):
 
 def site_config(version, port):
     """The example as a user of ``version`` builds it: buildout.cfg's parts, served on ``port``."""
-    header = (f"[buildout]\ndevelop = ../djangowsgi example\neggs-directory = {SHARED}/eggs\n"
-              f"download-cache = {SHARED}/downloads\nallow-picked-versions = false\n\n")
+    header = (f"[buildout]\ndevelop = ../djangowsgi example\neggs-directory = {EGGS}\n"
+              f"download-cache = {DOWNLOADS}\nallow-picked-versions = false\n\n")
     parts = example.parts("django wsgi apache", changes={"apache": {"listen": f"127.0.0.1:{port}", "writable": None}})
     return header + parts + versions_section(djangowsgi=version)
 

@@ -195,12 +195,12 @@ def test_one_host_behind_its_balancer_has_a_standby_beside_it_that_the_balancer_
     assert [b.name for b in named] == ["127.0.0.1:8000"]
 
 
-def doc_shape():
-    """docs/balancer.rst's shape of the Apache behind a balancer: {section: {option: value}}."""
+def hosts_apache_block():
+    """docs/balancer.rst's apache part of the hosts behind a balancer ("Several hosts")."""
     import configparser
     from layout import REPO
     text = (REPO / "docs" / "balancer.rst").read_text()
-    block = text.split("In the apache part and the balancer part:", 1)[1].split(".. code-block:: ini\n", 1)[1]
+    block = text.split("and trusts the balancer's", 1)[1].split(".. code-block:: ini\n", 1)[1]
     lines = []
     for line in block.splitlines()[1:]:
         if line and not line.startswith("    "):
@@ -208,15 +208,46 @@ def doc_shape():
         lines.append(line[4:])
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string("\n".join(lines))
-    return {name: dict(parser[name]) for name in parser.sections()}
+    return dict(parser["apache"])
 
 
-def test_the_shape_the_balancer_doc_shows_is_accepted_on_one_host_and_its_queue_stays_below_apaches_workers():
-    shape = doc_shape()
-    site = read_apache(listen="127.0.0.1:8000", balancer="balancer", **shape["apache"])
-    httpd = apache_config.httpd_conf(site, site.layout.vhost)
-    assert site.mode == "embedded" and "WSGIDaemonProcess" not in apache_config.vhost(site)
-    assert "MaxRequestWorkers 16\n" in httpd and "ThreadsPerChild 8\n" in httpd
-    balancer = read(backends=apache_config.backends(site), **shape["balancer"])
+def shape(site):
+    return site.mode, site.edge.server_limit, site.edge.threads_per_child
+
+
+def test_behind_a_balancer_on_one_host_apache_runs_embedded_in_2_x_8_threads_preloaded_below_the_balancers_queue():
+    site = read_apache(listen="127.0.0.1:8000", balancer="balancer")
+    assert shape(site) == ("embedded", 2, 8)
+    vhost, httpd = apache_config.vhost(site), apache_config.httpd_conf(site, site.layout.vhost)
+    assert "WSGIDaemonProcess" not in vhost and "MaxRequestWorkers 16\n" in httpd
+    assert "process-group=%{GLOBAL} application-group=%{GLOBAL}" in vhost
+    balancer = read(backends=apache_config.backends(site))
     # Below Apache's workers: with every worker busy the health checks time out.
-    assert 0 < balancer.server_maxconn < site.edge.server_limit * site.edge.threads_per_child
+    assert balancer.server_maxconn == 12 < site.edge.workers
+    assert shape(read_apache(listen="127.0.0.1:8000")) == ("daemon", 4, 640)
+
+
+@pytest.mark.parametrize("daemon_option", [{"processes": "3"}, {"threads": "4"}, {"workload": "cpu"},
+                                           {"body-processes": "0"}, {"maximum-requests": "1000"},
+                                           {"mode": "daemon"}])
+def test_a_daemon_option_behind_a_balancer_keeps_daemon_mode_with_2_x_32_workers(daemon_option):
+    site = read_apache(listen="127.0.0.1:8000", balancer="balancer", **daemon_option)
+    assert shape(site) == ("daemon", 2, 32)
+    assert "WSGIDaemonProcess" in apache_config.vhost(site)
+
+
+def test_the_shape_in_effect_behind_a_balancer_is_written_back_and_reads_the_same():
+    from djangowsgi.apache_site import in_effect
+    site = read_apache(listen="127.0.0.1:8000", balancer="balancer")
+    written = in_effect(site)
+    assert (written["mode"], written["workers"]) == ("embedded", "16")
+    assert read_apache(listen="127.0.0.1:8000", balancer="balancer", **written) == site
+    assert shape(read_apache(listen="127.0.0.1:8000", balancer="balancer", workers="32")) == ("embedded", 2, 16)
+
+
+def test_the_hosts_of_the_balancer_doc_take_the_shape_of_one_host_behind_its_balancer():
+    block = hosts_apache_block()
+    hosts = read_apache(**{**block, "listen": "10.0.0.2:8000"})
+    assert shape(hosts) == shape(read_apache(listen="127.0.0.1:8000", balancer="balancer"))
+    assert hosts.trusted_proxies == ("10.0.0.5/32",)
+    assert read(backends="10.0.0.2:8000").server_maxconn < hosts.edge.workers

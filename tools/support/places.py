@@ -23,6 +23,12 @@ DJANGOWSGI_VERSION = re.search(r'^__version__ = "(.+)"$', (REPO / "src" / "djang
 SHARED = Path(os.environ.get("DJANGOWSGI_TEST_CACHE", "/var/tmp/djangowsgi-test-cache"))
 TEST_ROOT = Path(os.environ.get("DJANGOWSGI_TEST_ROOT", "/var/tmp/djangowsgi-tests"))
 VENV = SHARED / "venv"
+# Every test buildout's eggs directory and download cache, one pair for each pytest-xdist
+# worker: two buildouts fetching the same distribution into one cache at once read each
+# other's half-written file (seen on a machine whose cache was empty).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+EGGS = SHARED / ("eggs-" + _WORKER if _WORKER else "eggs")
+DOWNLOADS = SHARED / ("downloads-" + _WORKER if _WORKER else "downloads")
 BUILDOUT = VENV / "bin" / "buildout"
 
 

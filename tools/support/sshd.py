@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support import example
 from support.pins import versions_section
-from support.places import BUILDOUT, REPO, SHARED, copy_world_readable, free_port, world_readable_directory
+from support.places import BUILDOUT, DOWNLOADS, EGGS, REPO, copy_world_readable, free_port, world_readable_directory
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 SSHD_CONFIG = """\
@@ -155,8 +155,8 @@ class Project:
         (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **more))
         # Locally only: the test caches, so that bin/deploy is built without downloads.
         (self.directory / "local.cfg").write_text(
-            f"[buildout]\nextends = buildout.cfg\neggs-directory = {SHARED / 'eggs'}\n"
-            f"download-cache = {SHARED / 'downloads'}\n")
+            f"[buildout]\nextends = buildout.cfg\neggs-directory = {EGGS}\n"
+            f"download-cache = {DOWNLOADS}\n")
         return subprocess.run([str(BUILDOUT), "-N", "-c", str(self.directory / "local.cfg")],
                               cwd=self.directory, capture_output=True, text=True)
 

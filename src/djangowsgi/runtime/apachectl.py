@@ -45,7 +45,12 @@ def main(values, args):
 
 
 def apache(server, *args, **kwargs):
-    return subprocess.run([server.httpd, "-f", server.config, *args], text=True, **kwargs)
+    return subprocess.run([server.httpd, "-f", server.config, *args], text=True, env=httpd_environment(server),
+                          **kwargs)
+
+
+def httpd_environment(server):
+    return {**os.environ, **dict(server.environment)}
 
 
 def running_pid(server):
@@ -203,7 +208,7 @@ def format_duration(seconds):
 
 
 def foreground(server):
-    os.execv(server.httpd, [server.httpd, "-f", server.config, "-DFOREGROUND"])
+    os.execve(server.httpd, [server.httpd, "-f", server.config, "-DFOREGROUND"], httpd_environment(server))
 
 
 COMMANDS = {

@@ -56,6 +56,9 @@ class ServerConfig:
     writable: tuple = ()
     user: str = ""
     group: str = ""
+    # (name, value) that httpd runs with: in embedded mode the site's locale, which
+    # mod_wsgi sets for each daemon in daemon mode (lang, locale).
+    environment: tuple = ()
     status_url: str = None  # mod_status on the loopback listener (self-contained)
     md_status_url: str = None
     managed_domains: tuple = ()  # https = acme
@@ -101,6 +104,7 @@ class ServerConfig:
             values["standby"] = Standby(**values["standby"])
         for key in ("writable", "managed_domains", "modules", "certificate_scripts"):
             values[key] = tuple(values.get(key) or ())
+        values["environment"] = tuple(tuple(pair) for pair in values.get("environment") or ())
         return cls(version=version, **values)
 
     def to_script(self):
@@ -116,6 +120,8 @@ class ServerConfig:
                 value = [dataclasses.asdict(group) for group in value]
             elif f.name == "standby":
                 value = dataclasses.asdict(value)
+            elif f.name == "environment":
+                value = [list(pair) for pair in value]
             elif isinstance(value, tuple):
                 value = list(value)
             values[f.name] = value

@@ -100,6 +100,11 @@ def _until_answering(server, command, refused, silent, done):
 def stop(server):
     if server.standby and running_pid(standby.standby_server(server)):  # left by an interrupted reload
         stop(standby.standby_server(server))
+    return stop_this(server)
+
+
+def stop_this(server):
+    """Stop this Apache (not its standby)."""
     pid = running_pid(server)
     if not pid:
         print("Not running.")
@@ -113,6 +118,26 @@ def stop(server):
     return 0
 
 
+def environment_changed(server):
+    """Does the running server lack the environment the part gives it (lang and locale in
+    embedded mode)? A graceful restart keeps the environment the server started with."""
+    try:
+        with open(f"/proc/{running_pid(server)}/environ", "rb") as f:
+            running = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    except OSError:
+        return False
+    return any(running.get(name.encode()) != value.encode() for name, value in server.environment)
+
+
+def renew(server):
+    """Apache with its new configuration and environment, while the balancer sends it no
+    request (the standby's swap): a full restart where a graceful one would keep the old
+    environment."""
+    if not environment_changed(server):
+        return graceful(server)
+    return stop_this(server) or start(server)
+
+
 def restart(server):
     if not running_pid(server):
         return start(server)
@@ -123,6 +148,9 @@ def restart(server):
 def graceful(server):
     if not running_pid(server):
         return start(server)
+    if environment_changed(server):
+        print(f"{', '.join(name for name, _ in server.environment)} changed (lang, locale): a graceful restart "
+              f"keeps the server's; they apply at the next bin/<part> restart.")
     return _until_answering(server, "graceful", "Apache refused the graceful restart:",
                             f"Apache did not come back at {server.url}.", "Restarted gracefully (pid {pid}).")
 
@@ -138,7 +166,7 @@ def reload(server):
     if not pid:
         return start(server)
     if server.standby and (server.mode != "daemon" or config_changed(server)) and standby.balancer_answers(server):
-        return standby.swap(server, start, graceful, stop)
+        return standby.swap(server, start, renew, stop)
     if server.mode != "daemon":
         return graceful(server)
     # Right after a start or a graceful restart, some daemons may still be starting.

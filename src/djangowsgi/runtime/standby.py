@@ -57,9 +57,10 @@ def warm_up(server, requests=10):
             pass
 
 
-def swap(server, start, graceful, stop):
+def swap(server, start, renew, stop):
     """This Apache restarted with its new configuration while the standby serves;
-    ``start``, ``graceful`` and ``stop`` are apachectl's. The exit status."""
+    ``start``, ``renew`` (a graceful restart, or a full one) and ``stop`` are
+    apachectl's. The exit status."""
     spare, standby = server.standby, standby_server(server)
     api = spare.balancer_socket
     print(f"The Apache configuration changed: a standby on {standby.url} serves while Apache restarts.")
@@ -77,7 +78,7 @@ def swap(server, start, graceful, stop):
                           f"{UP_WAIT:.0f} s; nothing changed.", error_log=standby.error_log)
         haproxy_api.set_state(api, BACKEND, spare.backend, "drain")
         wait_for(lambda: _idle(api, spare.backend), spare.drain_timeout)
-        code = graceful(server)
+        code = renew(server)
         haproxy_api.set_state(api, BACKEND, spare.backend, "ready")
         if code or not wait_for(lambda: _up(api, spare.backend), UP_WAIT):
             return failed(f"Apache did not come back UP on the balancer after its restart; the standby "

@@ -252,6 +252,18 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
 
 
+def listening_on_80():
+    """The names of the processes that listen on port 80."""
+    found = subprocess.run(["ss", "-ltnpH", "sport = :80"], capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r'\(\("([^"]+)"', found))
+
+
+def page_on_80():
+    request = urllib.request.Request("http://127.0.0.1:80/", headers={"Host": "www.mysite.example"})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return response.read().decode()
+
+
 def test_balancer_doc_one_host_serves_the_site_through_haproxy_on_port_80(project):
     """docs/balancer.rst, "One host": its front.cfg and its commands as written (the
     test's buildout and caches aside), then the page through HAProxy on port 80."""
@@ -274,6 +286,20 @@ def test_balancer_doc_one_host_serves_the_site_through_haproxy_on_port_80(projec
             assert response.read().decode() == "Hello from mysite"
         with socket.socket() as probe:  # Apache is on loopback alone
             assert probe.connect_ex(("127.0.0.2", 8000)) != 0
+        # The same site served by Apache alone on port 80, then moved behind the balancer.
+        for script in ("balancer", "apache"):
+            subprocess.run([str(project / "bin" / script), "stop"], cwd=project, check=True, capture_output=True)
+        (project / "alone.cfg").write_text("[buildout]\nextends = local.cfg\n\n[apache]\nlisten = *:80\n")
+        build(project, "alone.cfg")
+        subprocess.run([str(project / "bin" / "apache"), "start"], cwd=project, check=True, capture_output=True)
+        assert listening_on_80() == {"apache2"} and page_on_80() == "Hello from mysite"
+        moving = doc_block(BALANCER, "moves behind the\nbalancer with the same", "::\n")
+        assert moving.startswith("bin/buildout -N -c front.cfg\n")
+        moving = moving.replace("bin/buildout -N -c front.cfg", f"{BUILDOUT} -N -c local-front.cfg")
+        result = subprocess.run(["bash", "-e", "-c", moving], cwd=project, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert listening_on_80() == {"haproxy"} and page_on_80() == "Hello from mysite"
     finally:
         for script in ("balancer", "apache"):
             subprocess.run([str(project / "bin" / script), "stop"], cwd=project, capture_output=True)

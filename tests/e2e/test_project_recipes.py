@@ -6,7 +6,7 @@ import sysconfig
 
 import pytest
 
-from conftest import DJANGO, REPO, call_wsgi
+from conftest import DJANGO, EGGS, REPO, call_wsgi
 from helpers import example, example_environment, one_line_error, section, snapshot
 
 
@@ -48,7 +48,7 @@ def test_wsgi_script_serves_from_a_python_without_buildout(built):
     status, body, path = call_wsgi(script)
     assert status == "200 OK"
     assert "Welcome to Coleman" in body
-    baked = [p for p in path if str(built.directory) in p or "/eggs/" in p or p.startswith(str(REPO))]
+    baked = [p for p in path if str(built.directory) in p or p.startswith(str(EGGS)) or p.startswith(str(REPO))]
     assert any(f"Django-{DJANGO}" in p for p in baked)
     assert not any("zc.buildout" in p or "zc_buildout" in p for p in path)
     assert str(REPO / "src") not in path

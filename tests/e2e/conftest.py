@@ -82,10 +82,12 @@ def pytest_sessionstart(session):
 # make test runs the suite in two pytest-xdist workers, a module's tests in one worker
 # (``--dist loadfile``) so that its module fixtures are built once; xdist hands out the
 # modules with the most tests first. The two modules that use ports 80 and 443,
-# 127.0.0.1:8000 and the account mysite (test_first_hour, test_docs) hold them in turn.
-@pytest.fixture(scope="module")
+# 127.0.0.1:8000 and the account mysite (test_first_hour, test_docs) hold them in turn,
+# a test at a time (each test stops what it started there): held for a whole module,
+# the other worker waited minutes for it.
+@pytest.fixture
 def well_known_ports():
-    """Ports 80 and 443, 127.0.0.1:8000 and the account mysite, held for a module
+    """Ports 80 and 443, 127.0.0.1:8000 and the account mysite, held for a test
     against the other pytest-xdist worker."""
     SHARED.mkdir(parents=True, exist_ok=True)
     with open(SHARED / ".well-known-ports.lock", "w") as lock:

@@ -226,11 +226,15 @@ def test_two_sites_on_the_system_apache_each_get_their_own_certificate(new_build
             while True:
                 try:
                     status, serial, body = https_get(https_port, root, name=name)
-                    break
                 except (OSError, ssl.SSLError):
-                    assert time.monotonic() < deadline, f"no certificate for {name}"
-                    time.sleep(0.5)
-            assert status == 200 and "Welcome to Coleman" in body
+                    status = None
+                # The agent's graceful restart for the other site's certificate can stop a
+                # daemon still loading the application: a 500 (docs/serving.rst; seen
+                # once in CI, 2026-12-02). The page must answer by the deadline.
+                if status == 200 or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+            assert status == 200 and "Welcome to Coleman" in body, f"no page over HTTPS for {name}: {status}"
             serials.add(serial)
             assert f"Certificate for {name}: valid from" in b.bin("apache" if name == names[0] else "apache2",
                                                                   "status").stdout

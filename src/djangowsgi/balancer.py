@@ -7,10 +7,12 @@ import subprocess
 
 from zc.buildout import UserError
 
-from djangowsgi import balancer_files, lifecycle
+from djangowsgi import balancer_acme, balancer_files, lifecycle
 from djangowsgi.balancer_site import in_effect, read_balancer
 from djangowsgi.machine import Haproxy
 from djangowsgi.options import PartOptions
+from djangowsgi.runtime import certificate_service
+from djangowsgi.runtime.balancerctl import assemble_certificates
 from djangowsgi.runtime.files import make_directory, write_if_changed
 
 
@@ -35,9 +37,17 @@ class Recipe:
         if not os.path.exists(b.maintenance_map):  # bin/<part> maintenance on|off keeps it
             write_if_changed(b.maintenance_map, "")
         content = balancer_files.haproxy_cfg(b)
+        acme_conf = balancer_acme.httpd_conf(b) if b.https and b.https.acme else None
+        if acme_conf:
+            make_directory(b.acme_run_directory)
+            self._acme_configtest(acme_conf)
         self._configtest(content)
         write_if_changed(b.builtin_page, balancer_files.builtin_maintenance_page())
         write_if_changed(b.prune_logs, balancer_files.prune_logs(b), mode=0o755)
+        if acme_conf:
+            make_directory(b.https.acme.acme.store)  # mod_md would make var/md/ 0700: its children could not reach it
+            write_if_changed(b.certificate_event, balancer_acme.certificate_event(), mode=0o755)
+            write_if_changed(b.acme_config, acme_conf)
         write_if_changed(b.config, content)
         write_if_changed(b.systemd_unit, balancer_files.systemd_unit(b))
         write_if_changed(b.script, balancer_files.control_script(b), mode=0o755)
@@ -56,8 +66,11 @@ class Recipe:
             with open(candidate, "w", encoding="utf-8") as f:
                 f.write(content)
             if b.https and not os.path.exists(pem):  # bin/<part> makes it at each start; the check needs one
-                from djangowsgi.runtime.balancerctl import assemble_certificates
-                assemble_certificates(balancer_files.balancer_config(b))
+                config = balancer_files.balancer_config(b)
+                if config.certificate_service:
+                    write_if_changed(pem, certificate_service.temporary_pem(config.certificate_service), mode=0o600)
+                else:
+                    assemble_certificates(config)
                 made_pem = True
             if not os.path.exists(b.builtin_page):
                 write_if_changed(b.builtin_page, balancer_files.builtin_maintenance_page())
@@ -69,6 +82,23 @@ class Recipe:
         if result.returncode:
             message = " ".join((result.stderr or result.stdout).split())
             raise UserError(f"djangowsgi part [{self.name}]: haproxy -c refused the generated haproxy.cfg: {message}")
+
+
+    def _acme_configtest(self, content):
+        """apache -t on the certificate service's configuration before it replaces the last good one."""
+        b = self.balancer
+        make_directory(b.directory)
+        candidate = b.beside(".acme-httpd.conf.check")
+        try:
+            with open(candidate, "w", encoding="utf-8") as f:
+                f.write(content)
+            result = subprocess.run([b.https.acme.apache, "-t", "-f", candidate], capture_output=True, text=True)
+        finally:
+            os.unlink(candidate)
+        if result.returncode:
+            message = " ".join((result.stderr or result.stdout).split())
+            raise UserError(f"djangowsgi part [{self.name}]: apache -t refused the generated acme-httpd.conf: "
+                            f"{message}")
 
 
 def uninstall(name, options):

@@ -5,7 +5,7 @@ import shlex
 from importlib import resources
 
 import djangowsgi
-from djangowsgi import render
+from djangowsgi import balancer_acme, render
 from djangowsgi.apache_defaults import TLS_PROFILES
 from djangowsgi.runtime.balancer_config import BalancerConfig, Certificate
 from djangowsgi.runtime.balancerctl import MAINTENANCE_KEY
@@ -13,6 +13,7 @@ from djangowsgi.runtime.balancerctl import MAINTENANCE_KEY
 h = render.haproxy
 # Mozilla's TLS 1.3 suites (the intermediate and the modern profile alike).
 CHECK_AGENT = "djangowsgi-health-check"  # how the health checks show in Apache's access log
+ACME_CHALLENGE = "/.well-known/acme-challenge/"
 TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 
@@ -80,6 +81,7 @@ def haproxy_cfg(balancer):
         **{"global": _indent(global_lines)},
         frontend=_indent(frontend(b)),
         backend=_indent(backend(b)),
+        acme_backend=acme_backend(b),
         stats=stats(b),
     )
 
@@ -90,8 +92,12 @@ def frontend(b):
         alpn = "h2,http/1.1" if b.https.http2 else "http/1.1"
         lines.append(f"bind {_bind(b.host, b.port)} ssl crt {h(certificate_pem(b))} alpn {alpn}")
         lines.append(f"bind {_bind(b.https.http_host, b.https.http_port)}")
+        if b.https.acme:
+            lines += ["# The authority's http-01 challenges go to the Apache that obtains the certificate.",
+                      f"acl acme_challenge path_beg {ACME_CHALLENGE}", "use_backend acme if acme_challenge"]
         if b.https.redirect:
-            lines.append("http-request redirect scheme https code 301 unless { ssl_fc }")
+            lines.append("http-request redirect scheme https code 301 unless { ssl_fc }"
+                         + (" || acme_challenge" if b.https.acme else ""))
         if b.https.hsts is not None:
             lines.append(f'http-response set-header Strict-Transport-Security "max-age={b.https.hsts}" '
                          "if { ssl_fc }")
@@ -100,7 +106,8 @@ def frontend(b):
     lines += [
         "# bin/{0} maintenance on|off: every request answered with the maintenance page.".format(b.name),
         f"http-request return status 503 content-type text/html file {h(b.page)} "
-        f"hdr Retry-After {b.retry_after} if {{ str({MAINTENANCE_KEY}),map({h(b.maintenance_map)}) -m found }}",
+        f"hdr Retry-After {b.retry_after} if {{ str({MAINTENANCE_KEY}),map({h(b.maintenance_map)}) -m found }}"
+        + (" !acme_challenge" if b.https and b.https.acme else ""),
         "# The visitor's address and scheme, as HAProxy saw them (the apache part's trusted-proxies believes them).",
         "http-request del-header X-Forwarded-For",
         "http-request set-header X-Forwarded-Proto https if { ssl_fc }",
@@ -147,6 +154,14 @@ def backend(b):
     return lines
 
 
+def acme_backend(b):
+    if not (b.https and b.https.acme):
+        return ""
+    service = b.https.acme
+    return ("\nbackend acme\n    # The loopback Apache of https = acme (acme-httpd.conf): mod_md answers the challenges.\n"
+            f"    server challenges {service.host}:{service.port}\n")
+
+
 def stats(b):
     if not b.stats_listen:
         return ""
@@ -177,7 +192,7 @@ def balancer_config(b):
         stats_url = f"http://{host}:{port}/stats"
         metrics_url = f"http://{host}:{port}/metrics" if b.prometheus else ""
     certificates = ()
-    if b.https:
+    if b.https and not b.https.acme:
         certificates = (Certificate(pem=certificate_pem(b), certificate=b.https.certificate, key=b.https.key,
                                     chain=b.https.chain or ""),)
     host = b.host if b.host not in (None, "*", "0.0.0.0") else "127.0.0.1"
@@ -186,7 +201,8 @@ def balancer_config(b):
         socket=b.socket, state_file=b.state_file, maintenance_map=b.maintenance_map, log=b.log,
         rotatelogs=log_command(b), url=b.url, host=host, port=b.port, stats_url=stats_url,
         metrics_url=metrics_url, backends=b.backends, maxconn=b.maxconn, drain_timeout=b.drain_timeout,
-        ready_timeout=b.ready_timeout, stop_timeout=b.stop_timeout, certificates=certificates)
+        ready_timeout=b.ready_timeout, stop_timeout=b.stop_timeout, certificates=certificates,
+        certificate_service=balancer_acme.certificate_service(b, certificate_pem(b)))
 
 
 def control_script(b):

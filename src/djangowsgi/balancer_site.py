@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from djangowsgi.apache_defaults import HOSTNAME, TLS_PROFILES
+from djangowsgi.apache_defaults import ACME_OPTIONS, HOSTNAME, HSTS_MAX_AGE, TLS_PROFILES
+from djangowsgi.apache_tls import Acme, read_acme
 from djangowsgi.options import PartOptions
 from djangowsgi.runtime.balancer_config import Backend
 
@@ -26,6 +27,7 @@ RETRY_ON = ("conn-failure", "empty-response", "junk-response", "response-timeout
 IDEMPOTENT = ("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE")
 LOOPBACK = re.compile(r"127(\.\d{1,3}){3}|localhost|\[::1\]")
 STATS_PORT_OFFSET = 10000  # as the apache part's status-listen: 8080 -> 18080, 60080 -> 50080
+ACME_PORT_OFFSET = 20000  # https = acme: the loopback Apache of mod_md, 443 -> 20443
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,21 @@ class Cache:
 
 
 @dataclass(frozen=True)
+class AcmeService:
+    """https = acme: what mod_md obtains (apache_tls.Acme), in the loopback Apache at host:port."""
+    acme: Acme
+    host: str
+    port: int
+    apache: str
+    modules: str  # Apache's modules directory
+    user: str  # the account its children and mod_md's commands run as
+    group: str
+
+
+@dataclass(frozen=True)
 class Https:
-    certificate: str
-    key: str
+    certificate: Optional[str]  # None with acme
+    key: Optional[str]
     chain: Optional[str]
     http_host: Optional[str]
     http_port: int
@@ -67,6 +81,7 @@ class Https:
     hsts: Optional[int]
     profile: str
     http2: bool
+    acme: Optional[AcmeService] = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,11 @@ class Balancer:
     maintenance_map = property(lambda self: os.path.join(self.run_directory, "maintenance.map"))
     log = property(lambda self: os.path.join(self.log_directory, "haproxy.log"))
     tls_directory = property(lambda self: os.path.join(self.run_directory, "tls"))
+    # https = acme: the loopback Apache of mod_md (balancer_acme.py)
+    acme_config = property(lambda self: self.beside("acme-httpd.conf"))
+    certificate_event = property(lambda self: self.beside("certificate-event"))
+    acme_run_directory = property(lambda self: os.path.join(self.run_directory, "acme"))
+    acme_error_log = property(lambda self: os.path.join(self.log_directory, "acme-error.log"))
 
     @property
     def page(self):
@@ -143,8 +163,9 @@ def read_balancer(buildout, name, options, haproxy):
     if haproxy.version and haproxy.version < (2, 6):
         raise part.error("haproxy", f"{path} is HAProxy {'.'.join(map(str, haproxy.version))}: "
                                     f"the balancer needs 2.6 or newer")
-    https = read_https(part)
-    host, port = part.listen("listen", "443" if https else "80")
+    secure = part.get("https") == "acme" or bool(part.get("ssl-certificate") or part.get("ssl-certificate-key"))
+    host, port = part.listen("listen", "443" if secure else "80")
+    https = read_https(part, directory, haproxy, port)
     if https and https.http_port == port:
         raise part.error("http-listen", f"port {port} is the HTTPS port of listen")
     stats = read_stats_listen(part, port, haproxy)
@@ -319,31 +340,73 @@ def read_stats_listen(part, port, haproxy):
     return ("127.0.0.1" if host == "localhost" else host), stats_port
 
 
-def read_https(part):
+def read_https(part, directory, haproxy, port):
+    """HTTPS: a certificate from files, or one obtained and renewed (https = acme); None for HTTP."""
     certificate = part.absolute_path("ssl-certificate")
     key = part.absolute_path("ssl-certificate-key")
     chain = part.absolute_path("ssl-certificate-chain")
-    if part.get("https") not in (None, "off"):
-        raise part.error("https", "only certificate files here (ssl-certificate, ssl-certificate-key) for now")
-    if not certificate and not key:
-        for option in ("ssl-certificate-chain", "http-listen", "redirect-http", "hsts", "tls-profile", "http2"):
+    managed = part.choice("https", "off", ("off", "acme")) == "acme"
+    if managed:
+        for option, value in (("ssl-certificate", certificate), ("ssl-certificate-key", key),
+                              ("ssl-certificate-chain", chain)):
+            if value:
+                raise part.error(option, "is for a certificate from elsewhere; with https = acme the balancer "
+                                         "obtains the certificate: remove one of the two")
+    elif not certificate and not key:
+        for option in ("ssl-certificate-chain", "http-listen", "redirect-http", "hsts", "tls-profile", "http2",
+                       "server-aliases", "acme-listen") + ACME_OPTIONS:
             if part.get(option) is not None:
-                raise part.error(option, "needs ssl-certificate and ssl-certificate-key")
+                raise part.error(option, "needs https = acme, or ssl-certificate and ssl-certificate-key")
         return None
-    if bool(certificate) != bool(key):
+    elif bool(certificate) != bool(key):
         given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
             "ssl-certificate-key", "ssl-certificate")
         raise part.error(missing, f"is required when {given} is given")
+    else:
+        for option in ("server-aliases", "acme-listen") + ACME_OPTIONS:
+            if part.get(option) is not None:
+                raise part.error(option, "needs https = acme")
     for option, path in (("ssl-certificate", certificate), ("ssl-certificate-key", key),
                          ("ssl-certificate-chain", chain)):
         if path and not os.access(path, os.R_OK):
             raise part.error(option, f"cannot read {path}")
+    acme = read_acme_service(part, directory, haproxy, port) if managed else None
     http_host, http_port = part.listen("http-listen", "80")
-    hsts = part.get("hsts", "off")
+    redirect = part.boolean("redirect-http", True)
+    if acme and not redirect:
+        raise part.error("redirect-http", "must be on with https = acme: the authority checks the site on its "
+                                          "HTTP port, where HAProxy answers the challenges and redirects the rest")
+    hsts = part.get("hsts", "on" if acme else "off")
     return Https(
         certificate=certificate, key=key, chain=chain, http_host=http_host, http_port=http_port,
-        redirect=part.boolean("redirect-http", True),
-        hsts=None if hsts == "off" else part.integer("hsts", None, 0),
+        redirect=redirect,
+        hsts=None if hsts == "off" else HSTS_MAX_AGE if hsts == "on" else part.integer("hsts", None, 0),
         profile=part.choice("tls-profile", "intermediate", tuple(TLS_PROFILES)),
         http2=part.boolean("http2", True),
+        acme=acme,
     )
+
+
+def read_acme_service(part, directory, haproxy, port):
+    """https = acme: mod_md's settings (as the apache part reads them) and the loopback
+    Apache that runs it (balancer_acme.py renders it)."""
+    if not haproxy.apache or not haproxy.has_mod_md:
+        raise part.error("https", "acme needs Apache with mod_md and mod_ssl, which obtain the certificate: "
+                                  "apt install apache2")
+    if part.get("acme-challenge", "http-01") != "http-01":
+        raise part.error("acme-challenge", "the balancer answers http-01 alone: tls-alpn-01 is answered in the "
+                                           "TLS handshake, which HAProxy ends")
+    server_name = part.required("server-name", "the site's host name")
+    names = [server_name] + [part.apache_value("server-aliases", alias, HOSTNAME, "a host name")
+                             for alias in part.lines("server-aliases")]
+    acme = read_acme(part, directory, names)
+    user = haproxy.default_user()
+    companion = port + ACME_PORT_OFFSET if port + ACME_PORT_OFFSET <= 65535 else port - ACME_PORT_OFFSET
+    value = part.get("acme-listen", f"127.0.0.1:{companion}")
+    host, port = part.listen("acme-listen", value)
+    if not host or not LOOPBACK.fullmatch(host):
+        raise part.error("acme-listen", f"{value!r} is not on loopback: the Apache that obtains the "
+                                        f"certificate answers HAProxy alone (127.0.0.1:PORT)")
+    return AcmeService(acme=acme, host="127.0.0.1" if host == "localhost" else host, port=port,
+                       apache=haproxy.apache, modules=haproxy.apache_modules, user=user,
+                       group=haproxy.primary_group(user))

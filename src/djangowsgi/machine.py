@@ -136,11 +136,27 @@ class Haproxy:
     euid: int
     python: str  # the Python running buildout, which bin/<part> runs
     accounts: Accounts = field(default_factory=Accounts)
+    # https = acme: the Apache whose mod_md obtains the certificate, and its modules.
+    apache: Optional[str] = None
+    apache_modules: str = ""
+    has_mod_md: bool = False  # mod_md and mod_ssl in apache_modules
 
     @classmethod
     def probe(cls, path=None):
         path = path or system.find_program("haproxy", ("/usr/sbin", "/usr/local/sbin"))
         found = bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
         version, prometheus = system.haproxy_build(path) if found else (None, False)
+        modules = system.find_modules_directory()
         return cls(path=path, found=found, version=version, prometheus=prometheus, rotatelogs=system.find_rotatelogs(),
-                   euid=os.geteuid(), python=sys.executable)
+                   euid=os.geteuid(), python=sys.executable, apache=system.find_apache(), apache_modules=modules,
+                   has_mod_md=all(os.path.exists(os.path.join(modules, f"mod_{m}.so")) for m in ("md", "ssl")))
+
+    def default_user(self):
+        """The account an Apache started by root runs as: www-data (or nobody); else the caller's."""
+        if self.euid != 0:
+            return pwd.getpwuid(self.euid).pw_name
+        return next((name for name in ("www-data", "apache") if self.accounts.user(name)), "nobody")
+
+    def primary_group(self, user):
+        account = self.accounts.user(user)
+        return (self.accounts.group_name(account.gid) if account else None) or user

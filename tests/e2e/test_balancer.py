@@ -40,6 +40,7 @@ def request(port, path="/", method="GET", body=None, source=None, timeout=20, **
 class Front:
     def __init__(self, buildout):
         self.buildout = buildout
+        self.environment = ""  # more lines of the project's environment
         self.ports = {"apache": free_port(), "apache2": free_port(), "balancer": free_port(), "stats": free_port(),
                       "standby": free_port()}
         lib = buildout.path("lib")
@@ -59,7 +60,7 @@ class Front:
             **balancer,
         }
         text = site_config(self.ports["apache"], {"trusted-proxies": "127.0.0.1", **(apache or {})},
-                           parts="coleman wsgi apache apache2 balancer")
+                           parts="coleman wsgi apache apache2 balancer", environment=self.environment)
         text += (f"[apache2]\n<= apache\nlisten = 127.0.0.1:{self.ports['apache2']}\nprocess-group = localhost2\n\n"
                  "[balancer]\n" + "".join(f"{k} = " + "\n    ".join(v.splitlines()) + "\n"
                                           for k, v in options.items() if v is not None))

@@ -56,13 +56,58 @@ BAD_INPUTS = [
     ({"health-check": "health"}, "option health-check: 'health' is not a URL path like /health/"),
     ({"ssl-certificate": "/etc/ssl/site.pem"}, "option ssl-certificate-key: is required when ssl-certificate "
                                                "is given"),
-    ({"hsts": "31536000"}, "option hsts: needs ssl-certificate and ssl-certificate-key"),
+    ({"hsts": "31536000"}, "option hsts: needs https = acme, or ssl-certificate and ssl-certificate-key"),
+    ({"acme-email": "a@mysite.example"}, "option acme-email: needs https = acme, or ssl-certificate and "
+                                         "ssl-certificate-key"),
     ({"cache": "static"}, "option cache: 'static' is not a URL path prefix like /static/, or off"),
     ({"cache": "off", "cache-size": "10M"}, "option cache-size: needs the cache (cache is off)"),
     ({"cache-size": "8G"}, "option cache-size: is outside 1M-4095M (HAProxy's cache sizes are in megabytes)"),
-    ({"https": "acme"}, "option https: only certificate files here (ssl-certificate, ssl-certificate-key) "
-                        "for now"),
 ]
+ACME = {"https": "acme", "acme-email": "webmaster@mysite.example", "acme-agreement": "true"}
+WITH_MOD_MD = dict(apache="/usr/sbin/apache2", apache_modules="/usr/lib/apache2/modules", has_mod_md=True)
+ACME_BAD_INPUTS = [
+    ({"server-name": "localhost"}, "option server-name: localhost cannot get a certificate from Let's Encrypt: "
+                                   "it needs a public domain name that resolves to this server"),
+    ({"server-name": "192.0.2.10"}, "option server-name: 192.0.2.10 cannot get a certificate from Let's "
+                                    "Encrypt: it needs a public domain name that resolves to this server"),
+    ({"server-aliases": "*.mysite.example"}, "option server-aliases: *.mysite.example is a wildcard: mod_md gets "
+                                             "one only through dns-01, which djangowsgi does not set up; name "
+                                             "each host"),
+    ({"acme-email": None}, "option acme-email: is required (the authority writes there before a certificate "
+                           "expires)"),
+    ({"acme-agreement": None}, "option acme-agreement: must be true: it says you accept Let's Encrypt's "
+                               "terms (https://letsencrypt.org/repository/)"),
+    ({"acme-challenge": "tls-alpn-01"}, "option acme-challenge: the balancer answers http-01 alone: tls-alpn-01 "
+                                        "is answered in the TLS handshake, which HAProxy ends"),
+    ({"redirect-http": "false"}, "option redirect-http: must be on with https = acme: the authority checks the "
+                                 "site on its HTTP port, where HAProxy answers the challenges and redirects the "
+                                 "rest"),
+    ({"ssl-certificate": "/etc/ssl/site.pem"}, "option ssl-certificate: is for a certificate from elsewhere; with "
+                                               "https = acme the balancer obtains the certificate: remove one of "
+                                               "the two"),
+    ({"acme-listen": "0.0.0.0:20443"}, "option acme-listen: '0.0.0.0:20443' is not on loopback: the Apache that "
+                                       "obtains the certificate answers HAProxy alone (127.0.0.1:PORT)"),
+]
+
+
+@pytest.mark.parametrize("options, message", ACME_BAD_INPUTS, ids=[m.split(":")[0] + str(i)
+                                                                   for i, (_, m) in enumerate(ACME_BAD_INPUTS)])
+def test_https_acme_bad_input_is_one_line_naming_the_option(options, message):
+    assert error_of(haproxy(**WITH_MOD_MD), **{**ACME, **options}) == message
+
+
+def test_https_acme_without_mod_md_says_what_to_install():
+    assert error_of(**ACME) == ("option https: acme needs Apache with mod_md and mod_ssl, which obtain the "
+                                "certificate: apt install apache2")
+
+
+def test_https_acme_defaults_hsts_redirect_and_the_loopback_apache():
+    b = read(haproxy(**WITH_MOD_MD), **ACME)
+    assert (b.port, b.https.http_port, b.https.hsts, b.https.redirect) == (443, 80, 63072000, True)
+    assert (b.https.acme.host, b.https.acme.port, b.https.acme.user) == ("127.0.0.1", 20443, "nobody")
+    config = BalancerConfig.from_script(balancer_files.balancer_config(b).to_script())
+    assert config.certificate_service.names == ("www.mysite.example",) and config.certificates == ()
+    assert config.certificate_service.store.endswith("/var/md/balancer")
 
 
 @pytest.mark.parametrize("options, message", BAD_INPUTS, ids=[m.split(":")[0] + str(i)

@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from djangowsgi import apache_config, balancer_files, manage, project, render, wsgi
+from djangowsgi import apache_config, balancer_acme, balancer_files, manage, project, render, wsgi
 from djangowsgi.balancer_site import read_balancer
 from djangowsgi.apache_site import read_site
 from layout import REPO, buildout, haproxy, machine
@@ -94,6 +94,9 @@ BALANCER_SETS = {
                       "backend-port": "8000", "balance": "roundrobin", "server-maxconn": "0", "threads": "2",
                       "retry-on": "none", "cache": "off", "slowstart": "off", "log-rotation": "off",
                       "health-check": "/health/?full=1", "http-reuse": "safe"}, {}),
+    "acme": ({"listen": "*:443", "https": "acme", "acme-email": "webmaster@mysite.example",
+              "acme-agreement": "true", "server-aliases": "mysite.example"},
+             {"apache": "/usr/sbin/apache2", "apache_modules": "/usr/lib/apache2/modules", "has_mod_md": True}),
 }
 
 
@@ -110,6 +113,8 @@ def test_balancer_files(name, tmp_path):
     compare(f"balancer-{name}/haproxy.cfg", shown(balancer_files.haproxy_cfg(balancer)))
     compare(f"balancer-{name}/bin-balancer", shown(balancer_files.control_script(balancer)))
     compare(f"balancer-{name}/balancer.service", balancer_files.systemd_unit(balancer))
+    if balancer.https and balancer.https.acme:
+        compare(f"balancer-{name}/acme-httpd.conf", balancer_acme.httpd_conf(balancer))
 
 
 PROJECT = {"eggs": "mysite", "settings": "mysite.settings",

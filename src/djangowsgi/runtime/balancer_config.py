@@ -3,9 +3,10 @@ written into the generated script as a dict (``to_script``) and rebuilt from it
 (``BalancerConfig.from_script``), as server_config.py does for the apache part."""
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Optional
 
-# 1: written by 0.2.0, the first release with a balancer.
-CONFIG_VERSION = 1
+# 1: written by 0.2.0, the first release with a balancer; 2: https = acme (certificate_service).
+CONFIG_VERSION = 2
 BACKEND = "site"  # the one backend of haproxy.cfg, whose servers drain and ready name
 
 
@@ -27,6 +28,24 @@ class Certificate:
     certificate: str
     key: str
     chain: str = ""
+
+
+@dataclass(frozen=True)
+class CertificateService:
+    """https = acme: the small Apache on loopback whose mod_md obtains and renews the
+    certificate that HAProxy serves from ``pem`` (runtime/certificate_service.py)."""
+    apache: str  # the httpd binary
+    config: str  # its httpd.conf
+    pid_file: str
+    error_log: str
+    store: str  # MDStoreDir
+    domain: str  # the managed domain's name: its first name
+    names: tuple  # every name of the certificate
+    events: str  # where certificate-event leaves mod_md's events for the agent
+    user: str  # the account the Apache's children (and certificate-event) run as
+    status_url: str  # mod_md's md-status on the loopback listener
+    pem: str  # the PEM HAProxy serves: certificate, chain and key
+    authority: str  # the ACME directory's URL
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class BalancerConfig:
     stop_timeout: int  # seconds stop waits for connections to end before it closes them
     ready_timeout: int = 30  # seconds ready waits for the health check to pass
     certificates: tuple = ()  # of Certificate
+    certificate_service: Optional[CertificateService] = None
     version: int = field(default=CONFIG_VERSION)
 
     @classmethod
@@ -65,6 +85,9 @@ class BalancerConfig:
         values = {key: value for key, value in values.items() if key in known}
         values["backends"] = tuple(Backend(**b) for b in values["backends"])
         values["certificates"] = tuple(Certificate(**c) for c in values.get("certificates") or ())
+        service = values.get("certificate_service")
+        if service:
+            values["certificate_service"] = CertificateService(**{**service, "names": tuple(service["names"])})
         return cls(version=version, **values)
 
     def to_script(self):
@@ -75,6 +98,8 @@ class BalancerConfig:
             value = getattr(self, f.name)
             if isinstance(value, tuple):
                 value = [dataclasses.asdict(v) for v in value]
+            elif dataclasses.is_dataclass(value):
+                value = {**dataclasses.asdict(value), "names": list(value.names)}
             values[f.name] = value
         return values
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 
-from djangowsgi.runtime import haproxy_api
+from djangowsgi.runtime import certificate_service, haproxy_api
 from djangowsgi.runtime.balancer_config import BACKEND, BalancerConfig
 from djangowsgi.runtime.daemons import alive, children, wait_for
 from djangowsgi.runtime.files import write_if_changed
@@ -31,6 +31,7 @@ USAGE = """usage: {prog} COMMAND
   configtest         check haproxy.cfg
   foreground         run in the foreground, logging to stdout (systemd, supervisord)
   servers            one line a backend: name, state, sessions, queued (for scripts: bin/deploy)
+  certificate-agent  (https = acme: run by the Apache that obtains the certificate)
 
 HOST is a backend as haproxy.cfg names it (host:port), or a host: all of its backends.
 """
@@ -81,11 +82,21 @@ def assemble_certificates(config):
 
 
 def check(config):
-    """haproxy -c on haproxy.cfg; None when it is valid, else what HAProxy said."""
+    """haproxy -c on haproxy.cfg (and apache -t on the certificate service's
+    configuration); None when they are valid, else what they said."""
     try:
         assemble_certificates(config)
     except OSError as e:
         return f"cannot read a certificate file: {e}"
+    service = config.certificate_service
+    if service:
+        problem = certificate_service.check(service)
+        if problem:
+            return f"{service.config}: {problem}"
+        try:
+            certificate_service.prepare(service)
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"no certificate for HAProxy to start with: {e}"
     result = subprocess.run([config.haproxy, "-c", "-q", "-f", config.config], capture_output=True, text=True)
     return (result.stdout + result.stderr).strip() or "haproxy -c failed" if result.returncode else None
 
@@ -110,6 +121,9 @@ def start(config):
         return failed(config, "haproxy.cfg does not pass haproxy -c:", problem)
     raise_open_files(2 * config.maxconn + 256)
     os.makedirs(os.path.dirname(config.log), exist_ok=True)
+    problem = start_certificate_service(config)
+    if problem:
+        return failed(config, problem)
     if config.rotatelogs:
         logger = subprocess.Popen(shlex.split(config.rotatelogs), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
@@ -122,11 +136,21 @@ def start(config):
     if not wait_for(lambda: master_pid(config) and answers(config) and os.path.exists(config.socket), WAIT):
         return failed(config, f"HAProxy did not come up at {config.url} within {WAIT:.0f} s.")
     print(f"Started (pid {master_pid(config)}) at {config.url}")
+    if config.certificate_service:
+        certificate_service.serve(config)  # one that arrived while HAProxy started
+        print("\n".join(certificate_service.describe(config)))
     return 0
+
+
+def start_certificate_service(config):
+    """https = acme: the loopback Apache whose mod_md obtains and renews the certificate."""
+    return config.certificate_service and certificate_service.start(config.certificate_service)
 
 
 def stop(config):
     pid = master_pid(config)
+    if config.certificate_service:
+        certificate_service.stop(config.certificate_service)
     if not pid:
         print("Not running.")
         return 0
@@ -148,6 +172,10 @@ def reload(config):
     if problem:
         return failed(config, "The new haproxy.cfg does not pass haproxy -c; HAProxy goes on with the last one:",
                       problem)
+    if config.certificate_service:
+        problem = certificate_service.graceful(config.certificate_service)
+        if problem:
+            return failed(config, problem)
     save_states(config)
     before = workers(pid)
     os.kill(pid, signal.SIGUSR2)
@@ -279,6 +307,8 @@ def status(config):
         role = " (standby: up only while its Apache reloads)" if row["svname"] in standbys else ""
         print(f"  {row['svname']}: {row['status']}, {row.get('scur') or 0} session(s), "
               f"{row.get('qcur') or 0} queued, check {check}{role}")
+    if config.certificate_service:
+        print("\n".join(certificate_service.describe(config)))
     if config.stats_url:
         print(f"Stats page: {config.stats_url}" + (f"; Prometheus metrics: {config.metrics_url}"
                                                   if config.metrics_url else ""))
@@ -296,6 +326,9 @@ def foreground(config):
     if problem:
         return failed(config, "haproxy.cfg does not pass haproxy -c:", problem)
     raise_open_files(2 * config.maxconn + 256)
+    problem = start_certificate_service(config)
+    if problem:
+        return failed(config, problem)
     os.execv(config.haproxy, [config.haproxy, "-W", "-db", "-f", config.config])
 
 
@@ -310,4 +343,5 @@ COMMANDS = {
     "configtest": configtest,
     "foreground": foreground,
     "servers": servers,
+    "certificate-agent": lambda config: certificate_service.agent(config),
 }

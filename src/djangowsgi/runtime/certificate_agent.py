@@ -20,23 +20,30 @@ import time
 POLL = 2.0  # seconds between two looks at the events directory
 
 
-def agent(events, user, pid_file):
+def agent(events, user, pid_file, serve=None):
     """Run until Apache closes the pipe (it stops, or restarts and starts a new
     agent): log the events certificate-event leaves in ``events``, and restart
     Apache gracefully after a "renewed" one (mod_md activates a new certificate
-    only when Apache restarts)."""
-    os.makedirs(events, mode=0o700, exist_ok=True)
-    if os.geteuid() == 0:  # mod_md's command runs as the server's user
-        entry = pwd.getpwnam(user)
-        os.chown(events, entry.pw_uid, entry.pw_gid)
+    only when Apache restarts). ``serve``, called at the start and after each
+    look, puts the certificate in service elsewhere (the balancer's HAProxy)."""
+    events_directory(events, user)
     take_events(events)  # Apache has just (re)started: it activated what was ready
     while True:
+        if serve:
+            serve()
         ready, _, _ = select.select([0], [], [], POLL)
         if ready and not os.read(0, 65536):
             return 0
         renewed = take_events(events)
         if renewed:
             graceful(pid_file, renewed)
+
+
+def events_directory(events, user):
+    os.makedirs(events, mode=0o700, exist_ok=True)
+    if os.geteuid() == 0:  # mod_md's command runs as the server's user
+        entry = pwd.getpwnam(user)
+        os.chown(events, entry.pw_uid, entry.pw_gid)
 
 
 def take_events(events):

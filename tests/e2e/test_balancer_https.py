@@ -1,0 +1,172 @@
+"""The balancer with https = acme, one buildout shared by the module: a real HAProxy
+in front of the example's Apache, its certificate obtained from a real ACME
+authority on loopback (pebble) by the loopback Apache of mod_md that bin/balancer
+runs, renewed and put in service under an HTTPS load. What a visitor would
+notice: the certificate verifies for the site's name, the page, the redirect, the
+TLS versions and ciphers refused, and that no request fails while it changes."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import LoadLoop, free_port
+from helpers import one_line_error, snapshot
+from test_balancer import Front, wait_until
+from test_https import ALLOWED, NAME, https_get, new_pebble, openssl_handshake, wait_for_certificate
+
+
+class AcmeFront(Front):
+    def __init__(self, buildout, pebble):
+        super().__init__(buildout)
+        self.environment = ALLOWED
+        self.https_port = free_port()
+        self.http_port = self.ports["balancer"]
+        self.pebble = pebble.start(self.http_port, free_port())
+        self.acme = {
+            "https": "acme", "server-name": NAME,
+            "listen": f"127.0.0.1:{self.https_port}", "http-listen": f"127.0.0.1:{self.http_port}",
+            "backends": f"127.0.0.1:{self.ports['apache']}",
+            "acme-ca": pebble.directory_url, "acme-ca-root": pebble.api_ca,
+            "acme-email": "admin@site1.test", "acme-agreement": "true",
+        }
+
+    def build(self, apache=None, **balancer):
+        super().build(apache, **{**self.acme, **balancer})
+
+    def certificate(self, serial_before=None):
+        """(status, serial, body) of the page once a certificate that verifies for NAME is served."""
+        try:
+            return wait_for_certificate(self.https_port, self.pebble.root(), serial_before)
+        except AssertionError as e:
+            log = self.buildout.path("var", "log", "balancer", "acme-error.log")
+            raise AssertionError(f"{e}\n{log.read_text()[-3000:] if log.exists() else 'no ' + str(log)}\n"
+                                 f"{self.bin('balancer', 'status', check=False).stdout}") from None
+
+    def curl(self, *args):
+        tls = ["--cacert", self.pebble.root(), "--resolve", f"{NAME}:{self.https_port}:127.0.0.1"]
+        return subprocess.run(["curl", "--silent", *tls, *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def front(new_buildout):
+    pebble = new_pebble()
+    front = AcmeFront(new_buildout("balancer-acme"), pebble)
+    front.build()
+    front.bin("coleman", "migrate", "--noinput")
+    front.bin("apache", "start")
+    front.started = front.bin("balancer", "start").stdout
+    yield front
+    for part in ("balancer", "apache"):
+        front.bin(part, "stop", check=False)
+    pebble.stop()
+
+
+def test_the_certificate_from_the_authority_is_served_and_status_shows_it(front):
+    status, serial, body = front.certificate()
+    assert status == 200 and "Welcome to Coleman" in body
+    shown = front.bin("balancer", "status").stdout
+    assert f"Certificate for {NAME}: serial {serial.upper()}," in shown, shown
+    assert "valid until" in shown and "renewed from" in shown, shown
+    # The hosts behind the balancer hold no certificate.
+    assert not front.buildout.path("var", "md", "apache").exists()
+
+
+def test_http_is_redirected_but_the_challenge_path_is_answered(front):
+    front.certificate()
+    def over_http(path):
+        return subprocess.run(["curl", "--silent", "--output", "/dev/null", "--write-out",
+                               "%{http_code} %{redirect_url}", "-H", f"Host: {NAME}",
+                               f"http://127.0.0.1:{front.http_port}{path}"], capture_output=True, text=True).stdout
+    assert over_http("/admin/") == f"301 https://{NAME}/admin/"
+    # The authority's path reaches the Apache of mod_md, over HTTP: no redirect.
+    assert over_http("/.well-known/acme-challenge/no-such-token") == "404 "
+    # Its md-status is for bin/balancer alone.
+    assert over_http("/md-status") == f"301 https://{NAME}/md-status"
+
+
+def test_tls_is_mozillas_intermediate_with_h2_and_hsts(front):
+    front.certificate()
+    port = front.https_port
+    assert not openssl_handshake(port, "-tls1_1")
+    assert not openssl_handshake(port, "-tls1_2", "-cipher", "AES128-GCM-SHA256:@SECLEVEL=0")  # no forward secrecy
+    assert openssl_handshake(port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert openssl_handshake(port, "-tls1_3")
+    answer = front.curl("--http2", "--tlsv1.3", "--include", "--output", "-", "--write-out", "%{http_version}",
+                        f"https://{NAME}:{port}/").stdout
+    assert answer.startswith("HTTP/2 200") and answer.endswith("2"), answer[:300]
+    assert "strict-transport-security: max-age=63072000" in answer
+    # Django sees the scheme the visitor used.
+    assert front.curl(f"https://{NAME}:{port}/visitor/").stdout == "127.0.0.1 https\n"
+
+
+def test_a_renewal_is_put_in_service_under_load_with_no_failed_request(front):
+    _, serial, _ = front.certificate()
+    root = front.pebble.root()
+    issued = front.pebble.issued()
+    serials = []
+
+    def page():
+        status, serial_now, _ = https_get(front.https_port, root)  # a new connection and handshake each time
+        serials.append(serial_now)
+        return status
+    front.build(**{"acme-renew-window": "3000d"})  # pebble's certificates last 5 years: due at once
+    with LoadLoop([page], limit=5000, seconds=90) as load:
+        front.bin("balancer", "reload")
+        wait_until(lambda: serials and serials[-1] != serial, 60)
+        time.sleep(2)
+    print(f"renewal under load: {len(load.failures)} of {len(load.results)} failed: {load.failures[:5]}")
+    assert load.failures == [] and len(load.results) > 20
+    assert front.pebble.issued() > issued and serials[-1] != serial  # (due again at once: more may follow)
+    log = front.buildout.path("var", "log", "balancer", "acme-error.log").read_text()
+    assert "HAProxy serves it now" in log, log[-2000:]
+    front.build()
+    front.bin("balancer", "reload")
+    settle(front)
+
+
+def settle(front, quiet=3, seconds=30):
+    """Wait until pebble has issued nothing for ``quiet`` seconds (a renewal in flight ends)."""
+    deadline = time.monotonic() + seconds
+    issued, since = front.pebble.issued(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "pebble still issuing certificates"
+        time.sleep(0.5)
+        if front.pebble.issued() != issued:
+            issued, since = front.pebble.issued(), time.monotonic()
+
+
+def store_serial(front):
+    pubcert = front.buildout.path("var", "md", "balancer", "domains", NAME, "pubcert.pem")
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", str(pubcert)], capture_output=True,
+                         text=True, check=True).stdout
+    return out.strip().split("=", 1)[1]
+
+
+def test_a_restart_orders_no_new_certificate_and_serves_the_stores(front):
+    front.certificate()
+    settle(front)
+    issued = front.pebble.issued()
+    front.bin("balancer", "stop")
+    pem = front.buildout.path("var", "run", "balancer", "tls", "site.pem")
+    pem.write_text("stale\n")  # as if renewed while HAProxy was stopped: start takes mod_md's
+    front.bin("balancer", "start")
+    status, served, _ = https_get(front.https_port, front.pebble.root())
+    assert (status, served) == (200, store_serial(front))
+    time.sleep(3)
+    assert front.pebble.issued() == issued
+
+
+def test_bad_input_is_one_line_and_leaves_the_files_of_the_last_good_run(front):
+    parts = front.buildout.path("parts", "balancer")
+    kept = snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf")
+    for options, expected in [
+        ({"acme-email": None}, "option acme-email: is required"),
+        ({"server-aliases": "*.site1.test"}, "option server-aliases: *.site1.test is a wildcard"),
+        ({"acme-ca": None, "acme-ca-root": None, "server-name": "localhost"},
+         "option server-name: localhost cannot get a certificate from Let's Encrypt"),
+    ]:
+        front.buildout.write(front.config(**{**front.acme, **options}))
+        assert expected in one_line_error(front.buildout.run(check=False))
+    assert snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf") == kept
+    front.build()

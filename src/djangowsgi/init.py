@@ -280,6 +280,7 @@ def files(project, checkout, secret_key=None):
         "buildout.cfg": (render.template("init-buildout.cfg.in", **values), 0o644),
         "system.cfg": (render.template("init-system.cfg.in", **values), 0o644),
         "front.cfg": (render.template("init-front.cfg.in", **values), 0o644),
+        "public.cfg": (render.template("init-public.cfg.in"), 0o644),
         "secrets.env": (render.template("init-secrets.env.in",
                                         secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
         project.site_settings.replace(".", "/") + ".py": (render.template(
@@ -354,5 +355,6 @@ def main(argv=None):
     print("\nNext: bin/buildout -N            builds the site (bin/django, the WSGI script, bin/apache)\n"
           "      bin/django migrate --noinput\n"
           "      bin/apache start             serves it at http://127.0.0.1:8000/\n"
-          "On a server: read system.cfg (the machine's Apache) or front.cfg (HAProxy in front).")
+          "On a server: read public.cfg (HAProxy in front, HTTPS from Let's Encrypt), front.cfg (HAProxy "
+          "in front, HTTP) or system.cfg (the machine's Apache).")
     return 0

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from conftest import LoadLoop, free_port
-from helpers import one_line_error, snapshot
+from conftest import REPO, LoadLoop, free_port
+from helpers import doc_block, one_line_error, snapshot
 from test_balancer import Front, wait_until
-from test_https import ALLOWED, NAME, https_get, new_pebble, openssl_handshake, wait_for_certificate
+from test_https import ALLOWED, NAME, acme_options, https_get, new_pebble, openssl_handshake, wait_for_certificate
 
 
 class AcmeFront(Front):
@@ -170,3 +170,56 @@ def test_bad_input_is_one_line_and_leaves_the_files_of_the_last_good_run(front):
         assert expected in one_line_error(front.buildout.run(check=False))
     assert snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf") == kept
     front.build()
+
+
+UPGRADING = REPO / "docs" / "upgrading.rst"
+
+
+def test_a_site_on_apache_alone_moves_behind_the_balancer_with_its_certificate(new_buildout):
+    """docs/upgrading.rst's move, its commands as written (the test's build aside),
+    under a loop of HTTPS requests: the same certificate, none ordered."""
+    pebble = new_pebble()
+    front = Front(new_buildout("balancer-acme-move"))
+    front.environment = ALLOWED
+    https_port, http_port = free_port(), free_port()
+    pebble.start(http_port, free_port())
+    alone = acme_options(pebble, https_port, http_port)
+    backend = f"127.0.0.1:{front.ports['apache']}"
+    try:
+        front.build(apache=alone, backends=backend)
+        front.bin("coleman", "migrate", "--noinput")
+        front.bin("apache", "start")
+        _, serial, _ = wait_for_certificate(https_port, pebble.root())
+        issued, root = pebble.issued(), pebble.root()
+        moved = {key: value for key, value in alone.items() if key.startswith(("acme-", "http", "listen", "server"))}
+        front.build(apache={"trusted-proxies": "127.0.0.1"}, backends=backend, **moved)
+        commands = doc_block(UPGRADING, "keeps its certificate:", "::\n")
+        assert commands.startswith("bin/buildout -N -c public.cfg\n")
+        commands = commands.split("\n", 1)[1]
+        results, failed_at = [], []
+
+        def page():
+            try:
+                status, served, _ = https_get(https_port, root, timeout=10)
+            except OSError:
+                failed_at.append(time.monotonic())
+                raise
+            results.append(served)
+            return status
+        with LoadLoop([page], limit=3000, seconds=60, settle=1) as load:
+            done = subprocess.run(["bash", "-e", "-c", commands], cwd=front.buildout.directory,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+        refused = [f for f in load.failures if "ConnectionRefused" in f or "ConnectionReset" in f]
+        window = failed_at[-1] - failed_at[0] if failed_at else 0
+        print(f"the move under load: {len(load.failures)} of {len(load.results)} failed, {len(refused)} refused "
+              f"or reset, within {window:.1f} s")
+        # Refused while nothing holds the ports (a connection in progress when Apache stops is
+        # reset); no TLS error, no wrong certificate, no 5xx.
+        assert load.failures == refused and window < 10, load.failures
+        assert set(results) == {serial} and pebble.issued() == issued
+        assert "Running (pid" in done.stdout and f"Certificate for {NAME}: serial {serial.upper()}," in done.stdout
+    finally:
+        for part in ("balancer", "apache"):
+            front.bin(part, "stop", check=False)
+        pebble.stop()

@@ -207,9 +207,9 @@ HTTPS = REPO / "docs" / "https.rst"
 
 
 def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
-    """docs/https.rst as written: its pebble on loopback, its public.cfg and
-    pebble.cfg (the test's caches aside) on ports 80 and 443, its commands; and
-    its system-Apache variant builds."""
+    """docs/https.rst as written: its pebble on loopback, its public.cfg (the front
+    door) and pebble.cfg (the test's caches aside) on ports 80 and 443, its commands;
+    and its Apache-alone and system-Apache variants build."""
     for port in (80, 443):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"something already listens on port {port}"
@@ -219,8 +219,8 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
                                  start_new_session=True)
     try:
         assert authority.wait(timeout=120) == 0
-        public = doc_block(REPO / "README.rst", "``public.cfg`` beside ``buildout.cfg``")
-        assert public == doc_block(HTTPS, "``djangowsgi init`` wrote")
+        public = doc_block(REPO / "README.rst", "``public.cfg`` beside\n``buildout.cfg``")
+        assert public == doc_block(HTTPS, "``djangowsgi init`` writes one like it, beside ``front.cfg``")
         (project / "public.cfg").write_text(public)
         (project / "pebble.cfg").write_text(doc_block(HTTPS, "points the public site at it"))
         caches = f"eggs-directory = {EGGS}\ndownload-cache = {DOWNLOADS}\n"
@@ -231,18 +231,25 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         result = subprocess.run(["bash", "-e", "-c", commands], cwd=project, capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "Certificate for www.mysite.example mysite.example: obtained" in result.stdout, result.stdout
+        assert "Certificate for www.mysite.example, mysite.example: serial" in result.stdout, result.stdout
         assert result.stdout.endswith("Hello from mysite"), result.stdout
-        subprocess.run([str(project / "bin" / "apache"), "stop"], cwd=project, check=True, capture_output=True)
-        # The system-Apache variant builds as written (tests/e2e/test_https.py serves one).
-        system = doc_block(REPO / "README.rst", "On the machine's Apache the same site is")
-        assert system == doc_block(HTTPS, "443 already:")
-        (project / "system.cfg").write_text(system)
-        (project / "local-system.cfg").write_text("[buildout]\nextends = system.cfg\n" + caches)
-        build(project, "local-system.cfg")
-        assert "<MDomain www.mysite.example mysite.example>" in (project / "parts" / "apache" / "vhost.conf").read_text()
+        for script in ("balancer", "apache"):
+            subprocess.run([str(project / "bin" / script), "stop"], cwd=project, check=True, capture_output=True)
+        # Apache alone and the system Apache build as written (tests/e2e/test_https.py serves both).
+        for name, anchor, readme_anchor, built in [
+                ("apache-public.cfg", "``apache-public.cfg`` beside the same", None, "vhost.conf"),
+                ("system.cfg", "443 already:", "On the machine's Apache the same site is", "vhost.conf")]:
+            block = doc_block(HTTPS, anchor)
+            if readme_anchor:
+                assert block == doc_block(REPO / "README.rst", readme_anchor)
+            (project / name).write_text(block)
+            (project / f"local-{name}").write_text(f"[buildout]\nextends = {name}\n" + caches)
+            build(project, f"local-{name}")
+            assert "<MDomain www.mysite.example mysite.example>" in (project / "parts" / "apache" / built).read_text()
     finally:
-        subprocess.run([str(project / "bin" / "apache"), "stop"], cwd=project, capture_output=True)
+        for script in ("balancer", "apache"):
+            if (project / "bin" / script).exists():
+                subprocess.run([str(project / "bin" / script), "stop"], cwd=project, capture_output=True)
         try:
             os.killpg(authority.pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -157,6 +157,28 @@ def test_a_restart_orders_no_new_certificate_and_serves_the_stores(front):
     assert front.pebble.issued() == issued
 
 
+def test_one_certificate_at_the_balancer_serves_several_hosts(front):
+    front.certificate()
+    two = f"127.0.0.1:{front.ports['apache']}\n127.0.0.1:{front.ports['apache2']}"
+    try:
+        front.build(backends=two, balance="roundrobin")
+        front.bin("apache2", "start")
+        front.bin("balancer", "reload")
+        wait_until(lambda: front.backend_state("apache2").startswith("UP"))
+        groups = set()
+        for _ in range(8):
+            answer = front.curl("--include", "--output", "-", f"https://{NAME}:{front.https_port}/")
+            assert answer.returncode == 0 and " 200" in answer.stdout.split("\n", 1)[0], answer.stdout[:300]
+            groups |= {line.split(":", 1)[1].strip() for line in answer.stdout.splitlines()
+                       if line.lower().startswith("x-process-group:")}
+        assert len(groups) == 2, groups  # both Apaches answered, each without a certificate of its own
+        assert not front.buildout.path("var", "md", "apache2").exists()
+    finally:
+        front.build()
+        front.bin("balancer", "reload")
+        front.bin("apache2", "stop", check=False)
+
+
 def test_bad_input_is_one_line_and_leaves_the_files_of_the_last_good_run(front):
     parts = front.buildout.path("parts", "balancer")
     kept = snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf")

@@ -174,24 +174,17 @@ def test_one_certificate_at_the_balancer_serves_several_hosts(front):
         assert len(groups) == 2, groups  # both Apaches answered, each without a certificate of its own
         assert not front.buildout.path("var", "md", "apache2").exists()
     finally:
-        front.build()
-        front.bin("balancer", "reload")
-        front.bin("apache2", "stop", check=False)
+        front.bin("apache2", "stop", check=False)  # the balancer marks it DOWN; the next test needs no rebuild
 
 
 def test_bad_input_is_one_line_and_leaves_the_files_of_the_last_good_run(front):
+    # The module's last test on its buildout. Each refusal's words: tests/unit/test_balancer_rules.py.
     parts = front.buildout.path("parts", "balancer")
     kept = snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf")
-    for options, expected in [
-        ({"acme-email": None}, "option acme-email: is required"),
-        ({"server-aliases": "*.site1.test"}, "option server-aliases: *.site1.test is a wildcard"),
-        ({"acme-ca": None, "acme-ca-root": None, "server-name": "localhost"},
-         "option server-name: localhost cannot get a certificate from Let's Encrypt"),
-    ]:
-        front.buildout.write(front.config(**{**front.acme, **options}))
-        assert expected in one_line_error(front.buildout.run(check=False))
+    front.buildout.write(front.config(**{**front.acme, "server-aliases": "*.site1.test"}))
+    assert "option server-aliases: *.site1.test is a wildcard" in one_line_error(front.buildout.run(check=False))
     assert snapshot(parts / "haproxy.cfg", parts / "acme-httpd.conf") == kept
-    front.build()
+    assert https_get(front.https_port, front.pebble.root())[0] == 200
 
 
 UPGRADING = REPO / "docs" / "upgrading.rst"

@@ -48,6 +48,10 @@ class Recipe:
             make_directory(b.https.acme.acme.store)  # mod_md would make var/md/ 0700: its children could not reach it
             write_if_changed(b.certificate_event, balancer_acme.certificate_event(), mode=0o755)
             write_if_changed(b.acme_config, acme_conf)
+        else:  # the store in var/md/ stays: turned on again, the certificate is still there
+            for path in (b.certificate_event, b.acme_config):
+                if os.path.exists(path):
+                    os.unlink(path)
         write_if_changed(b.config, content)
         write_if_changed(b.systemd_unit, balancer_files.systemd_unit(b))
         write_if_changed(b.script, balancer_files.control_script(b), mode=0o755)

@@ -59,10 +59,13 @@ class Front:
             "stats-listen": f"127.0.0.1:{self.ports['stats']}",
             **balancer,
         }
+        copies = [name for name in self.ports if name.startswith("apache") and name != "apache"]
         text = site_config(self.ports["apache"], {"trusted-proxies": "127.0.0.1", **(apache or {})},
-                           parts="coleman wsgi apache apache2 balancer", environment=self.environment)
-        text += (f"[apache2]\n<= apache\nlisten = 127.0.0.1:{self.ports['apache2']}\nprocess-group = localhost2\n\n"
-                 "[balancer]\n" + "".join(f"{k} = " + "\n    ".join(v.splitlines()) + "\n"
+                           parts=f"coleman wsgi apache {' '.join(copies)} balancer", environment=self.environment)
+        for name in copies:  # apache2, and more where a test adds their ports
+            text += (f"[{name}]\n<= apache\nlisten = 127.0.0.1:{self.ports[name]}\n"
+                     f"process-group = localhost{name[len('apache'):]}\n\n")
+        text += ("[balancer]\n" + "".join(f"{k} = " + "\n    ".join(v.splitlines()) + "\n"
                                           for k, v in options.items() if v is not None))
         return text
 

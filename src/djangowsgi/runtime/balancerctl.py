@@ -6,9 +6,11 @@ worker takes the listening sockets over the API socket (expose-fd listeners)
 and the old one finishes its requests. The servers' states (drained, ready) are
 saved before every reload and stop and read back when HAProxy starts.
 """
+import errno
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 
@@ -123,7 +125,9 @@ def start(config):
     os.makedirs(os.path.dirname(config.log), exist_ok=True)
     problem = start_certificate_service(config)
     if problem:
-        return failed(config, problem)
+        return server_failed(problem, error_log=config.certificate_service.error_log)
+    if not wait_for(lambda: port_free(config.host, config.port), WAIT):
+        print(f"Port {config.port} is still held by another process; HAProxy tries it anyway.")
     if config.rotatelogs:
         logger = subprocess.Popen(shlex.split(config.rotatelogs), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
@@ -140,6 +144,18 @@ def start(config):
         certificate_service.serve(config)  # one that arrived while HAProxy started
         print("\n".join(certificate_service.describe(config)))
     return 0
+
+
+def port_free(host, port):
+    """Can a listener bind host:port? False while another process (an Apache that is
+    letting go of it, as a site moves behind the balancer) still holds it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            return e.errno != errno.EADDRINUSE  # not allowed, say: HAProxy says why
+    return True
 
 
 def start_certificate_service(config):

@@ -39,12 +39,16 @@ class Pebble:
         os.makedirs(d, exist_ok=True)
         os.chmod(d, 0o755)
         if not os.path.exists(self.api_ca):
+            # The extensions a strict verifier (Python 3.13's default context) wants of a CA and a server.
             _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pebble API CA",
+                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                      "-keyout", "api-ca.key", "-out", "api-ca.pem", cwd=d)
             _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "api.key",
                      "-out", "api.csr", cwd=d)
             with open(os.path.join(d, "api.ext"), "w") as f:
-                f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+                f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\nbasicConstraints = CA:FALSE\n"
+                        "keyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n"
+                        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n")
             _openssl("x509", "-req", "-in", "api.csr", "-CA", "api-ca.pem", "-CAkey", "api-ca.key",
                      "-CAcreateserial", "-days", "2", "-extfile", "api.ext", "-out", "api.pem", cwd=d)
             os.chmod(self.api_ca, 0o644)

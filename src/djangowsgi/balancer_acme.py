@@ -11,10 +11,6 @@ from djangowsgi.runtime.balancer_config import CertificateService
 MODULES = ("mpm_event", "authz_core", "authz_host", "ssl", "md")
 
 
-def store(b):
-    return b.https.acme.acme.store
-
-
 def events(b):
     return os.path.join(b.acme_run_directory, "events")
 

@@ -4,7 +4,6 @@ authority on loopback (pebble) by the loopback Apache of mod_md that bin/balance
 runs, renewed and put in service under an HTTPS load. What a visitor would
 notice: the certificate verifies for the site's name, the page, the redirect, the
 TLS versions and ciphers refused, and that no request fails while it changes."""
-import os
 import subprocess
 import time
 

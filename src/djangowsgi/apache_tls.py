@@ -36,22 +36,29 @@ class Tls:
     acme: Optional[Acme]
 
 
-def read_tls(part, directory, port, domains):
-    """HTTPS: a certificate from files, or one mod_md obtains (https = acme); None for HTTP."""
+def certificate_files(part, managed, obtainer):
+    """(ssl-certificate, ssl-certificate-key, ssl-certificate-chain): none of them with
+    https = acme (``obtainer`` gets the certificate then), the first two together."""
     certificate = part.absolute_path("ssl-certificate")
     key = part.absolute_path("ssl-certificate-key")
     chain = part.absolute_path("ssl-certificate-chain")
-    managed = part.choice("https", "off", ("off", "acme")) == "acme"
     if managed:
         for option, value in (("ssl-certificate", certificate), ("ssl-certificate-key", key),
                               ("ssl-certificate-chain", chain)):
             if value:
-                raise part.error(option, "is for a certificate from elsewhere; with https = acme mod_md "
-                                         "obtains the certificate: remove one of the two")
+                raise part.error(option, f"is for a certificate from elsewhere; with https = acme {obtainer} "
+                                         f"obtains the certificate: remove one of the two")
     elif bool(certificate) != bool(key):
         given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
             "ssl-certificate-key", "ssl-certificate")
         raise part.error(missing, f"is required when {given} is given")
+    return certificate, key, chain
+
+
+def read_tls(part, directory, port, domains):
+    """HTTPS: a certificate from files, or one mod_md obtains (https = acme); None for HTTP."""
+    managed = part.choice("https", "off", ("off", "acme")) == "acme"
+    certificate, key, chain = certificate_files(part, managed, "mod_md")
     acme = read_acme(part, directory, domains) if managed else None
     redirect = part.boolean("redirect-http", bool(acme and acme.challenge == "http-01"))
     hsts = part.get("hsts")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from djangowsgi.apache_defaults import ACME_OPTIONS, HOSTNAME, HSTS_MAX_AGE, TLS_PROFILES
-from djangowsgi.apache_tls import Acme, read_acme
+from djangowsgi.apache_tls import Acme, certificate_files, read_acme
 from djangowsgi.options import PartOptions
 from djangowsgi.runtime.balancer_config import Backend
 
@@ -169,6 +169,8 @@ def read_balancer(buildout, name, options, haproxy):
     if https and https.http_port == port:
         raise part.error("http-listen", f"port {port} is the HTTPS port of listen")
     stats = read_stats_listen(part, port, haproxy)
+    if stats and https and https.acme and stats[1] == https.acme.port:
+        raise part.error("acme-listen", f"port {https.acme.port} is the port of stats-listen")
     log_rotation = part.get("log-rotation", "100M")
     if log_rotation != "off" and not re.fullmatch(r"\d+[KMG]?", log_rotation):
         raise part.error("log-rotation", f"{log_rotation!r} is not a size like 100M, a number of seconds, or off")
@@ -342,27 +344,15 @@ def read_stats_listen(part, port, haproxy):
 
 def read_https(part, directory, haproxy, port):
     """HTTPS: a certificate from files, or one obtained and renewed (https = acme); None for HTTP."""
-    certificate = part.absolute_path("ssl-certificate")
-    key = part.absolute_path("ssl-certificate-key")
-    chain = part.absolute_path("ssl-certificate-chain")
     managed = part.choice("https", "off", ("off", "acme")) == "acme"
-    if managed:
-        for option, value in (("ssl-certificate", certificate), ("ssl-certificate-key", key),
-                              ("ssl-certificate-chain", chain)):
-            if value:
-                raise part.error(option, "is for a certificate from elsewhere; with https = acme the balancer "
-                                         "obtains the certificate: remove one of the two")
-    elif not certificate and not key:
+    certificate, key, chain = certificate_files(part, managed, "the balancer")
+    if not managed and not certificate:
         for option in ("ssl-certificate-chain", "http-listen", "redirect-http", "hsts", "tls-profile", "http2",
                        "server-aliases", "acme-listen") + ACME_OPTIONS:
             if part.get(option) is not None:
                 raise part.error(option, "needs https = acme, or ssl-certificate and ssl-certificate-key")
         return None
-    elif bool(certificate) != bool(key):
-        given, missing = ("ssl-certificate", "ssl-certificate-key") if certificate else (
-            "ssl-certificate-key", "ssl-certificate")
-        raise part.error(missing, f"is required when {given} is given")
-    else:
+    if not managed:
         for option in ("server-aliases", "acme-listen") + ACME_OPTIONS:
             if part.get(option) is not None:
                 raise part.error(option, "needs https = acme")
@@ -373,6 +363,9 @@ def read_https(part, directory, haproxy, port):
     acme = read_acme_service(part, directory, haproxy, port) if managed else None
     http_host, http_port = part.listen("http-listen", "80")
     redirect = part.boolean("redirect-http", True)
+    if acme and acme.port in (port, http_port):
+        raise part.error("acme-listen", f"port {acme.port} is the port of "
+                                        f"{'listen' if acme.port == port else 'http-listen'}")
     if acme and not redirect:
         raise part.error("redirect-http", "must be on with https = acme: the authority checks the site on its "
                                           "HTTP port, where HAProxy answers the challenges and redirects the rest")

@@ -85,6 +85,8 @@ ACME_BAD_INPUTS = [
     ({"ssl-certificate": "/etc/ssl/site.pem"}, "option ssl-certificate: is for a certificate from elsewhere; with "
                                                "https = acme the balancer obtains the certificate: remove one of "
                                                "the two"),
+    ({"acme-listen": "127.0.0.1:80"}, "option acme-listen: port 80 is the port of http-listen"),
+    ({"acme-listen": "127.0.0.1:10443"}, "option acme-listen: port 10443 is the port of stats-listen"),
     ({"acme-listen": "0.0.0.0:20443"}, "option acme-listen: '0.0.0.0:20443' is not on loopback: the Apache that "
                                        "obtains the certificate answers HAProxy alone (127.0.0.1:PORT)"),
 ]
@@ -296,3 +298,29 @@ def test_the_hosts_of_the_balancer_doc_take_the_shape_of_one_host_behind_its_bal
     assert shape(hosts) == shape(read_apache(listen="127.0.0.1:8000", balancer="balancer"))
     assert hosts.trusted_proxies == ("10.0.0.5/32",)
     assert read(backends="10.0.0.2:8000").server_maxconn < hosts.edge.workers
+
+
+def init_public_balancer():
+    """The balancer part of the public.cfg that djangowsgi init writes, over its front.cfg."""
+    import configparser
+    from pathlib import Path
+    from djangowsgi import init
+    from test_init import STARTPROJECT
+    written = init.files(STARTPROJECT, Path("/home/dev/djangowsgi"), secret_key="k")
+    options = {}
+    for name in ("front.cfg", "public.cfg"):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(written[name][0])
+        options.update(parser["balancer"])
+    options.pop("recipe")
+    substituted = {"${apache:server-name}": "www.example.com", "${apache:backends}": "127.0.0.1:8000"}
+    return {key: substituted.get(value, value) for key, value in options.items()}
+
+
+def test_init_public_cfg_asks_for_the_terms_then_is_the_front_door_with_acme():
+    options = init_public_balancer()
+    with pytest.raises(UserError) as raised:
+        read_balancer(buildout(), "balancer", options, haproxy(**WITH_MOD_MD))
+    assert "option acme-agreement: must be true: it says you accept Let's Encrypt's terms" in str(raised.value)
+    b = read_balancer(buildout(), "balancer", {**options, "acme-agreement": "true"}, haproxy(**WITH_MOD_MD))
+    assert (b.port, b.https.http_port, b.https.acme.acme.domains) == (443, 80, ("www.example.com",))

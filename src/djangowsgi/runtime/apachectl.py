@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from djangowsgi.runtime import certificates, direct, standby
+from djangowsgi.runtime import certificates, daemons, direct, standby
 from djangowsgi.runtime.daemons import alive, children
 from djangowsgi.runtime.server import (WAIT, answers, config_changed, daemon_processes, prepare, reload_daemons,
                                        remember_config, wait_for, wait_for_new_daemons)
@@ -54,12 +54,7 @@ def httpd_environment(server):
 
 
 def running_pid(server):
-    try:
-        with open(server.pid_file) as f:
-            pid = int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if alive(pid) else None  # a server just killed may linger a moment as a zombie
+    return daemons.running_pid(server.pid_file)
 
 
 def failed(server, message, output=""):

@@ -99,7 +99,7 @@ class BalancerConfig:
             if isinstance(value, tuple):
                 value = [dataclasses.asdict(v) for v in value]
             elif dataclasses.is_dataclass(value):
-                value = {**dataclasses.asdict(value), "names": list(value.names)}
+                value = dataclasses.asdict(value)
             values[f.name] = value
         return values
 

@@ -16,7 +16,7 @@ import sys
 
 from djangowsgi.runtime import certificate_service, haproxy_api
 from djangowsgi.runtime.balancer_config import BACKEND, BalancerConfig
-from djangowsgi.runtime.daemons import alive, children, wait_for
+from djangowsgi.runtime.daemons import alive, children, running_pid, wait_for
 from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.runtime.server import answers, raise_open_files
 from djangowsgi.runtime.server import failed as server_failed
@@ -60,12 +60,7 @@ def failed(config, message, output=""):
 
 
 def master_pid(config):
-    try:
-        with open(config.pid_file) as f:
-            pid = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if alive(pid) else None
+    return running_pid(config.pid_file)
 
 
 def workers(pid):

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 
 from djangowsgi.runtime import certificate_agent, certificates, haproxy_api
-from djangowsgi.runtime.daemons import alive, wait_for
+from djangowsgi.runtime.daemons import alive, running_pid, wait_for
 from djangowsgi.runtime.files import write_if_changed
 
 WAIT = 15.0
@@ -84,12 +84,7 @@ def serve(config):
 
 
 def pid(service):
-    try:
-        with open(service.pid_file) as f:
-            number = int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-    return number if alive(number) else None
+    return running_pid(service.pid_file)
 
 
 def check(service):

@@ -32,6 +32,17 @@ def alive(pid):
         return False
 
 
+def running_pid(pid_file):
+    """The pid in ``pid_file`` when that process runs, else None (a server just killed
+    may linger a moment as a zombie: alive says no)."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if alive(pid) else None
+
+
 def children(parent):
     found = []
     for name in os.listdir("/proc"):

@@ -72,12 +72,7 @@ def read_envvar(confdir, name):
 
 
 def running_pid(server):
-    try:
-        with open(read_envvar(server.confdir, "APACHE_PID_FILE") or "/var/run/apache2/apache2.pid") as f:
-            pid = int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if daemons.alive(pid) else None
+    return daemons.running_pid(read_envvar(server.confdir, "APACHE_PID_FILE") or "/var/run/apache2/apache2.pid")
 
 
 def _site_link(server):

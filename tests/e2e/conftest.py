@@ -10,6 +10,7 @@ download cache there, so Django is fetched once per machine.
 import fcntl
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -204,6 +205,17 @@ class SystemApache:
             if (int(status["PPid"]) == self.pid and int(status["Uid"].split()[0]) == uid
                     and status["State"].split()[0] != "Z"):
                 found.add(int(pid))
+        return found
+
+    def started_daemons(self, user, vhost, seconds=30):
+        """pids of ``user``'s daemons once all that ``vhost``'s WSGIDaemonProcess lines
+        ask for run as that user (a daemon is forked as root, then changes user)."""
+        wanted = sum(int(re.search(r"processes=(\d+)", line).group(1)) for line in vhost.read_text().splitlines()
+                     if "WSGIDaemonProcess" in line and f" user={user} " in line)
+        deadline = time.monotonic() + seconds
+        while len(found := self.daemons(user)) < wanted and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(found) == wanted, f"{user}: {len(found)} of {wanted} daemons within {seconds} s"
         return found
 
     def get(self, host, path="/"):

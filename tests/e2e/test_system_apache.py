@@ -71,9 +71,10 @@ def test_each_site_answers_by_name_from_its_own_account(apache, sites):
         assert uid_of_process(int(headers["X-Pid"])) == pwd.getpwnam(account).pw_uid
         status, _, css = apache.get(server_name, "/static/coleman/style.css")
         assert status == 200 and ("beta's own" in css) == (server_name == "beta.example")
+        started = apache.started_daemons(account, sites[server_name].path("parts", "apache", "vhost.conf"))
         status_line = sites[server_name].bin("apache", "status").stdout
         assert "Enabled on the system Apache" in status_line and "answering" in status_line
-        assert f"{len(apache.daemons(account))} mod_wsgi daemon process(es)" in status_line
+        assert f"{len(started)} mod_wsgi daemon process(es)" in status_line
 
 
 def test_the_sites_hide_the_system_apaches_server_status(apache, sites):
@@ -97,9 +98,9 @@ def test_server_scope_is_one_file_shared_by_every_site(apache, sites):
 
 
 def test_reload_of_one_site_leaves_the_other_alone(apache, sites):
-    alpha_before = apache.daemons(ACCOUNTS["alpha.example"])
-    beta_before = apache.daemons(ACCOUNTS["beta.example"])
-    assert alpha_before and beta_before
+    def daemons(name):
+        return apache.started_daemons(ACCOUNTS[name], sites[name].path("parts", "apache", "vhost.conf"))
+    alpha_before, beta_before = daemons("alpha.example"), daemons("beta.example")
 
     def page(host):
         return lambda: (host, apache.get(host)[0])
@@ -107,8 +108,8 @@ def test_reload_of_one_site_leaves_the_other_alone(apache, sites):
         result = sites["alpha.example"].bin("apache", "reload")
     assert "Reloaded" in result.stdout and "graceful" not in result.stdout
     assert load.failures == [] and len(load.results) > 20
-    assert apache.daemons(ACCOUNTS["beta.example"]) == beta_before
-    alpha_after = apache.daemons(ACCOUNTS["alpha.example"])
+    assert daemons("beta.example") == beta_before
+    alpha_after = daemons("alpha.example")
     assert len(alpha_after) == len(alpha_before) and not alpha_after & alpha_before
     _, headers, _ = apache.get("alpha.example")
     assert int(headers["X-Pid"]) in alpha_after
@@ -205,11 +206,11 @@ def test_sites_installed_on_a_stopped_apache_reload_alone_after_it_starts(new_bu
             assert "the system Apache is not running" in buildout.bin(script, "install").stdout
         server.ctl("start")
         deadline = time.monotonic() + 30
-        pid_file = server.root / "run" / "apache2.pid"
-        while time.monotonic() < deadline and not (pid_file.exists() and all(server.daemons(a) for a in ACCOUNTS.values())):
+        while time.monotonic() < deadline and not (server.root / "run" / "apache2.pid").exists():
             time.sleep(0.1)
-        others = server.daemons(ACCOUNTS[names[1]])
-        assert others and server.get(names[1])[0] == 200
+        server.started_daemons(ACCOUNTS[names[0]], buildout.path("parts", "apache", "vhost.conf"))
+        others = server.started_daemons(ACCOUNTS[names[1]], buildout.path("parts", "apache2", "vhost.conf"))
+        assert server.get(names[1])[0] == 200
 
         def page(host):
             return lambda: (host, server.get(host)[0])
@@ -217,7 +218,7 @@ def test_sites_installed_on_a_stopped_apache_reload_alone_after_it_starts(new_bu
             result = buildout.bin("apache", "reload")
         assert "Reloaded" in result.stdout and "graceful" not in result.stdout, result.stdout
         assert load.failures == [] and len(load.results) > 20
-        assert server.daemons(ACCOUNTS[names[1]]) == others
+        assert server.started_daemons(ACCOUNTS[names[1]], buildout.path("parts", "apache2", "vhost.conf")) == others
     finally:
         server.stop_and_remove()
         for account in ACCOUNTS.values():

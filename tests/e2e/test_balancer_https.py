@@ -112,18 +112,24 @@ def test_a_renewal_is_put_in_service_under_load_with_no_failed_request(front):
         status, serial_now, _ = https_get(front.https_port, root)  # a new connection and handshake each time
         serials.append(serial_now)
         return status
+    log = front.buildout.path("var", "log", "balancer", "acme-error.log")
     front.build(**{"acme-renew-window": "3000d"})  # pebble's certificates last 5 years: due at once
-    with LoadLoop([page], limit=5000, seconds=90) as load:
+    try:
+        with LoadLoop([page], limit=5000, seconds=150) as load:
+            front.bin("balancer", "reload")
+            try:
+                wait_until(lambda: serials and serials[-1] != serial, 120)
+            except AssertionError as e:
+                raise AssertionError(f"{e}: {len(serials)} requests, pebble issued {front.pebble.issued() - issued}"
+                                     f"\n{log.read_text()[-3000:]}\n{front.bin('balancer', 'status').stdout}")
+            time.sleep(2)
+    finally:
+        front.build()  # a failure here leaves the next tests a certificate renewed once, not over and over
         front.bin("balancer", "reload")
-        wait_until(lambda: serials and serials[-1] != serial, 60)
-        time.sleep(2)
     print(f"renewal under load: {len(load.failures)} of {len(load.results)} failed: {load.failures[:5]}")
     assert load.failures == [] and len(load.results) > 20
     assert front.pebble.issued() > issued and serials[-1] != serial  # (due again at once: more may follow)
-    log = front.buildout.path("var", "log", "balancer", "acme-error.log").read_text()
-    assert "HAProxy serves it now" in log, log[-2000:]
-    front.build()
-    front.bin("balancer", "reload")
+    assert "HAProxy serves it now" in log.read_text(), log.read_text()[-2000:]
     settle(front)
 
 
@@ -153,8 +159,9 @@ def test_a_restart_orders_no_new_certificate_and_serves_the_stores(front):
     pem = front.buildout.path("var", "run", "balancer", "tls", "site.pem")
     pem.write_text("stale\n")  # as if renewed while HAProxy was stopped: start takes mod_md's
     front.bin("balancer", "start")
-    status, served, _ = https_get(front.https_port, front.pebble.root())
-    assert (status, served) == (200, store_serial(front))
+    assert https_get(front.https_port, front.pebble.root())[0] == 200  # not the stale PEM: HAProxy would not start
+    # mod_md's Apache starts after HAProxy and activates a certificate it renewed and had not activated yet, if any.
+    wait_until(lambda: https_get(front.https_port, front.pebble.root())[1] == store_serial(front), 10)
     time.sleep(3)
     assert front.pebble.issued() == issued
 

@@ -1,6 +1,6 @@
 # make run: build the example site with the recipes; make test: the test suite
-# (make check: its unit layer alone, under a minute). Each sets up what it needs
-# on a fresh Debian/Ubuntu machine, in any order.
+# (make check: its unit layer alone, in seconds). Each sets up what it needs
+# on a fresh Debian 12 machine, in any order.
 
 # The virtualenvs come from Debian's Python: the one Debian's mod_wsgi embeds.
 # make run gets bin/buildout as users do (djangowsgi bootstrap: .buildout-venv);
@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-bench test-debian13 check golden bench clean packages-check packages-run packages-test packages-bench
+.PHONY: run test test-bench test-debian13 check golden bench dist clean packages-check packages-run packages-test packages-bench
 
 run: packages-run
 	PYTHONPATH=src $(PYTHON) -m djangowsgi bootstrap
@@ -45,7 +45,7 @@ check: packages-check $(STAMP)
 golden: $(STAMP)
 	DJANGOWSGI_REGENERATE_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/unit/test_rendering.py tests/unit/test_init.py
 
-# The full benchmarks (run.py, tuning.py and front.py take about twenty minutes each on 2 CPUs); make test-bench runs their smoke modes.
+# The full benchmarks (run.py about 25 minutes on 2 CPUs, tuning.py and front.py about twenty each: docs/benchmarks.rst); make test-bench runs their smoke modes.
 bench: packages-bench $(STAMP)
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/edge.py
@@ -57,10 +57,23 @@ bench: packages-bench $(STAMP)
 packages-check packages-run packages-test packages-bench:
 	@tools/install-system-packages $(@:packages-%=%)
 
+# The release: the sdist and the wheel in dist/, checked as the package index
+# will check them (docs/development.rst, "Making a release").
+DIST_VENV := .venv-dist
+dist: $(DIST_VENV)/.installed
+	rm -rf dist build
+	$(DIST_VENV)/bin/python -m build --outdir dist .
+	$(DIST_VENV)/bin/twine check --strict dist/*
+
+$(DIST_VENV)/.installed: requirements-dist.txt
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/pip install -q -r requirements-dist.txt
+	touch $@
+
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) .buildout-venv bin parts develop-eggs eggs var .installed.cfg .mr.developer.cfg
+	rm -rf $(VENV) $(DIST_VENV) dist build .buildout-venv bin parts develop-eggs eggs var .installed.cfg .mr.developer.cfg

@@ -3,7 +3,6 @@ wsgi-server.conf, httpd.conf and the control script. Values go through render.py
 import dataclasses
 import os
 
-import djangowsgi
 from djangowsgi import apache_https, render
 from djangowsgi.apache_defaults import SYSTEM_SOCKET_PREFIX
 from djangowsgi.runtime.server_config import DaemonGroup, ServerConfig, Standby
@@ -438,14 +437,13 @@ def backends(site):
 
 
 def control_script(site):
-    package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
     return render.template(
         "apachectl.in",
         python=site.python,
         part=site.name,
         served_by="the site on the system Apache" if site.system else "the self-contained Apache",
         module="system_apache" if site.system else "apachectl",
-        package_path=render.python_string(package),
+        import_djangowsgi=render.import_djangowsgi(),
         server=render.python_value(server_config(site).to_script()),
     )
 

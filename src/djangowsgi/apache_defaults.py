@@ -62,8 +62,8 @@ DEFAULT_WORKERS = 2560
 DEFAULT_WORKER_THREADS = 640
 # Behind a balancer on the same host (balancer), which holds the clients and
 # queues requests for Apache (server-maxconn, below these workers): the shapes
-# cheapest there (bench/front.py, docs/benchmarks.rst "The front door", two
-# runs on 2 CPUs). Embedded mode, 2 processes of 8 threads, was the fastest
+# cheapest there (bench/front.py, docs/benchmarks.rst "The front door: behind
+# the balancer", two runs on 2 CPUs). Embedded mode, 2 processes of 8 threads, was the fastest
 # on the page waiting 5 ms and 1.06-1.10x the defaults on the CPU-bound page;
 # its cost, a reload that is a graceful restart, is gone there (the standby
 # takes the traffic). A site that gives a daemon option keeps daemon mode,

@@ -4,7 +4,6 @@ import os
 import shlex
 from importlib import resources
 
-import djangowsgi
 from djangowsgi import balancer_acme, render
 from djangowsgi.apache_defaults import TLS_PROFILES
 from djangowsgi.runtime.balancer_config import BalancerConfig, Certificate
@@ -206,14 +205,13 @@ def balancer_config(b):
 
 
 def control_script(b):
-    package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
     return render.template(
         "apachectl.in",
         python=b.python,
         part=b.name,
         served_by="the self-contained HAProxy",
         module="balancerctl",
-        package_path=render.python_string(package),
+        import_djangowsgi=render.import_djangowsgi(),
         server=render.python_value(balancer_config(b).to_script()),
     )
 

@@ -164,12 +164,12 @@ class Recipe(ReadFirst):
         except (OSError, RuntimeError) as e:
             raise self.part.error("ship-eggs", f"could not prepare the eggs and wheels to ship: {e} "
                                                f"(ship-eggs = false lets the hosts fetch their own)") from None
-        package = os.path.dirname(os.path.dirname(os.path.abspath(djangowsgi.__file__)))
         content = render.template(
             "deploy.in",
             python=sys.executable,
             part=self.name,
-            python_path=render.python_path(self.paths + [package], self.script),
+            python_path=render.python_path(self.paths, self.script),
+            import_djangowsgi=render.import_djangowsgi(),
             config=render.python_value(config.to_script()),
         )
         write_if_changed(self.script, content, mode=0o755)

@@ -46,6 +46,9 @@ class Project:
     requirements: list = field(default_factory=list)
     pins: list = field(default_factory=list)  # (name, version)
     packaging: bool = False  # the project has its own setup.py or pyproject.toml
+    settings_reason: str = ""  # why init took that settings module
+    debug: bool = False  # the settings' own DEBUG
+    allowed_hosts: list = field(default_factory=list)  # the settings' own ALLOWED_HOSTS
 
     @property
     def settings_package(self):
@@ -55,6 +58,26 @@ class Project:
     def site_settings(self):
         """The settings module init writes beside the project's own."""
         return ".".join(filter(None, (self.settings_package, "djangowsgi_settings")))
+
+
+PRODUCTION_MODULES = ("production", "prod")
+
+
+def choose_settings(directory, given=None):
+    """(the settings module the site is served with, why): ``given`` (--settings),
+    else a production module beside the one manage.py names (a settings package of
+    base, dev and production modules), else the one manage.py names."""
+    if given:
+        return given, "given with --settings"
+    named = settings_from_manage_py(directory)
+    package, _, leaf = named.rpartition(".")
+    folder = directory.joinpath(*package.split(".")) if package else None
+    if folder and (folder / "__init__.py").exists() and leaf not in PRODUCTION_MODULES:
+        for candidate in PRODUCTION_MODULES:
+            if (folder / f"{candidate}.py").exists():
+                return f"{package}.{candidate}", (f"the production module beside {named}, which manage.py names; "
+                                                  f"--settings chooses another")
+    return named, "the one manage.py names"
 
 
 def settings_from_manage_py(directory):
@@ -83,6 +106,8 @@ print(json.dumps({
     "MEDIA_ROOT": str(settings.MEDIA_ROOT or ""),
     "staticfiles": "django.contrib.staticfiles" in settings.INSTALLED_APPS,
     "sqlite": database.get("ENGINE", "").endswith("sqlite3"),
+    "debug": bool(settings.DEBUG),
+    "allowed_hosts": list(settings.ALLOWED_HOSTS),
 }))
 """
 
@@ -93,8 +118,25 @@ def read_settings(directory, module):
                             text=True, cwd=directory, env=dict(os.environ, DJANGOWSGI_VAR_DIR=str(directory / "var")))
     if result.returncode:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise InitError(f"cannot import the settings module {module} with {sys.executable}: {last}")
+        raise InitError(f"cannot import the settings module {module} with {sys.executable}: {last}"
+                        + environment_hint(last))
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+MISSING_VARIABLE = [re.compile(r"^KeyError: '([A-Za-z_][A-Za-z0-9_]*)'$"),  # os.environ["NAME"]
+                    re.compile(r"Set the ([A-Za-z_][A-Za-z0-9_]*) environment variable")]  # django-environ
+
+
+def environment_hint(error):
+    """For settings that read an environment variable at import time: what to do."""
+    for pattern in MISSING_VARIABLE:
+        match = pattern.search(error)
+        if match:
+            name = match.group(1)
+            return (f" (the settings need the environment variable {name}: run init with it set, "
+                    f"{name}=... djangowsgi init, then put the line {name}=... in secrets.env, "
+                    f"which the site's scripts read)")
+    return ""
 
 
 def check_python(mod_wsgi):
@@ -200,32 +242,28 @@ def own_packaging(directory):
     return None
 
 
-def djangowsgi_checkout(directory, given=None):
-    """The checkout of djangowsgi the buildout develops (it is not on the package index)."""
-    candidates = [Path(given)] if given else []
-    if not given:
-        source = Path(djangowsgi.__file__).resolve().parent.parent.parent
-        candidates.append(source)
-        try:
-            url = json.loads(metadata.distribution("djangowsgi").read_text("direct_url.json") or "{}").get("url", "")
-        except metadata.PackageNotFoundError:
-            url = ""
-        if url.startswith("file://"):
-            candidates.append(Path(url[len("file://"):]))
-        candidates.append(directory.parent / "djangowsgi")
-    for candidate in candidates:
-        if (candidate / "src" / "djangowsgi" / "__init__.py").exists() and (candidate / "setup.py").exists():
-            return candidate.resolve()
+def djangowsgi_checkout(given=None):
+    """The checkout of djangowsgi the buildout develops: ``given`` (--djangowsgi), or
+    the one this djangowsgi runs from (pip install -e, PYTHONPATH=.../src). None for
+    an installed release: the buildout pins it and fetches it like any egg."""
     if given:
-        raise InitError(f"{given} is not a checkout of djangowsgi (no setup.py and src/djangowsgi there)")
-    raise InitError("found no checkout of djangowsgi for the buildout to develop: clone it beside the project "
-                    "(../djangowsgi) or name it with --djangowsgi PATH")
+        candidate = Path(given)
+        if not _is_checkout(candidate):
+            raise InitError(f"{given} is not a checkout of djangowsgi (no pyproject.toml and src/djangowsgi there)")
+        return candidate.resolve()
+    running = Path(djangowsgi.__file__).resolve().parent.parent.parent
+    return running if _is_checkout(running) else None
+
+
+def _is_checkout(path):
+    return (path / "src" / "djangowsgi" / "__init__.py").exists() and \
+        any((path / name).exists() for name in ("pyproject.toml", "setup.py"))
 
 
 def examine(directory, settings=None, requirements=None, egg=None):
     """The project in ``directory`` as init sees it."""
     directory = Path(directory).resolve()
-    settings = settings or settings_from_manage_py(directory)
+    settings, reason = choose_settings(directory, settings)
     values = read_settings(directory, settings)
     module, _, callable_name = values["WSGI_APPLICATION"].rpartition(".")
     packaged = own_packaging(directory)  # the name in the project's own setup.py or pyproject.toml
@@ -242,6 +280,7 @@ def examine(directory, settings=None, requirements=None, egg=None):
         staticfiles=values["staticfiles"], sqlite=values["sqlite"],
         requirements=[n for n in top if _normalize(n) != _normalize(name)],
         pins=[p for p in pins if _normalize(p[0]) != _normalize(name)], packaging=packaged is not None,
+        settings_reason=reason, debug=values["debug"], allowed_hosts=values["allowed_hosts"],
     )
 
 
@@ -251,7 +290,8 @@ def _served_path(url):
 
 
 def files(project, checkout, secret_key=None):
-    """{relative path: (content, mode)} of what init writes."""
+    """{relative path: (content, mode)} of what init writes; ``checkout``, djangowsgi's
+    checkout to develop, or None for the release pinned in [versions]."""
     var = "${buildout:directory}/var"
     static_root = render.ini_value(project.static_root) if project.static_root else f"{var}/static"
     media_root = render.ini_value(project.media_root) if project.media_root else f"{var}/media"
@@ -261,13 +301,14 @@ def files(project, checkout, secret_key=None):
     if project.media_url:
         aliases.append(f"{project.media_url} {media_root}/")
     writable = (["var/db"] if project.sqlite else []) + [render.ini_value(project.media_root) or "var/media"]
-    develop = os.path.relpath(checkout, project.directory)
-    if develop.startswith(os.path.join(os.pardir, os.pardir)):
-        develop = str(checkout)
+    develop = "."
+    if checkout:
+        relative = os.path.relpath(checkout, project.directory)
+        develop += " " + (str(checkout) if relative.startswith(os.path.join(os.pardir, os.pardir)) else relative)
     pins = [("djangowsgi", djangowsgi.__version__)] + project.pins
     values = dict(
         project=project.directory.name,
-        develop=render.ini_value(f". {develop}"),
+        develop=render.ini_value(develop),
         versions="".join(f"{render.ini_value(n)} = {render.ini_value(v)}\n" for n, v in pins),
         egg=render.ini_value(project.egg),
         settings=render.ini_value(project.site_settings),
@@ -281,8 +322,10 @@ def files(project, checkout, secret_key=None):
         "system.cfg": (render.template("init-system.cfg.in", **values), 0o644),
         "front.cfg": (render.template("init-front.cfg.in", **values), 0o644),
         "public.cfg": (render.template("init-public.cfg.in"), 0o644),
-        "secrets.env": (render.template("init-secrets.env.in",
-                                        secret_key=secret_key or secrets.token_urlsafe(50)), 0o600),
+        "secrets.env": (render.template(
+            "init-secrets.env.in", secret_key=secret_key or secrets.token_urlsafe(50),
+            # With DEBUG off, an empty ALLOWED_HOSTS refuses every request: the names bin/apache answers to.
+            allowed_hosts="" if project.allowed_hosts else "DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1\n"), 0o600),
         project.site_settings.replace(".", "/") + ".py": (render.template(
             "init-settings.py.in", settings=project.settings,
             static_root="" if project.static_root else 'STATIC_ROOT = os.path.join(VAR_DIR, "static")\n',
@@ -295,6 +338,15 @@ def files(project, checkout, secret_key=None):
             "init-setup.py.in", egg=render.python_string(project.egg),
             requirements=render.python_value(project.requirements)), 0o644)
     return written
+
+
+def make_missing_directories(project, say):
+    """MEDIA_ROOT and STATIC_ROOT of the project's own that do not exist yet: the
+    apache part's aliases serve them, and refuse a directory that is not there."""
+    for name, path in (("MEDIA_ROOT", project.media_root), ("STATIC_ROOT", project.static_root)):
+        if path and not os.path.isdir(path):
+            os.makedirs(path)
+            say(f"Made {path} ({name}, which did not exist yet)")
 
 
 def write(directory, written, force, say):
@@ -335,7 +387,8 @@ def main(argv=None):
     parser.add_argument("--requirements", help="pins from this file of name==version lines, not from this Python")
     parser.add_argument("--egg", help="the project's egg name (default: its packaging file's, or the settings' "
                                       "top package)")
-    parser.add_argument("--djangowsgi", help="the checkout of djangowsgi to develop (default: found)")
+    parser.add_argument("--djangowsgi", help="a checkout of djangowsgi to develop (default: the one this "
+                                             "djangowsgi runs from, if any, else the release, pinned)")
     parser.add_argument("--mod-wsgi", default=os.path.join(system.find_modules_directory(), "mod_wsgi.so"),
                         help="the mod_wsgi module the site will run on")
     parser.add_argument("--force", action="store_true", help="overwrite files init wrote before")
@@ -345,8 +398,15 @@ def main(argv=None):
     try:
         python = check_python(args.mod_wsgi)
         project = examine(directory, args.settings, args.requirements, args.egg)
-        checkout = djangowsgi_checkout(project.directory, args.djangowsgi)
+        checkout = djangowsgi_checkout(args.djangowsgi)
         write(project.directory, files(project, checkout), args.force, print)
+        make_missing_directories(project, print)
+        print(f"Settings: {project.settings}, {project.settings_reason}. The site is served with DEBUG off"
+              + (f" (it is on in {project.settings})" if project.debug else "")
+              + ": DJANGO_DEBUG=true in secrets.env turns it on.")
+        print(f"djangowsgi {djangowsgi.__version__}: " + (
+            f"developed from the checkout {checkout}" if checkout else
+            "pinned in [versions]; bin/buildout fetches it from the package index like every egg"))
         if not args.no_bootstrap:
             bootstrap.bootstrap(project.directory, python)
     except (InitError, bootstrap.BootstrapError) as error:

@@ -14,9 +14,9 @@ from djangowsgi.project import ProjectRecipe, bin_path
 COLLECTSTATIC = """\
 import runpy, sys
 runpy.run_path(sys.argv[1], run_name="djangowsgi")
-sys.path.append(sys.argv[2])
+%s
 from djangowsgi.runtime import collectstatic
-sys.exit(collectstatic.main(sys.argv[3:]))
+sys.exit(collectstatic.main(sys.argv[2:]))
 """
 
 
@@ -42,8 +42,7 @@ class Recipe(ProjectRecipe):
         return []  # see lifecycle.py
 
     def run_collectstatic(self):
-        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        result = subprocess.run([sys.executable, "-c", COLLECTSTATIC, self.script, package],
+        result = subprocess.run([sys.executable, "-c", COLLECTSTATIC % render.import_djangowsgi(), self.script],
                                 capture_output=True, text=True)
         if result.returncode:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]

@@ -33,6 +33,15 @@ def python_value(value, indent=0):
     return python_string(value)
 
 
+def import_djangowsgi():
+    """Source that imports this djangowsgi by its path, for a script whose sys.path
+    must not gain the directory it lies in (site-packages, installed from a wheel)."""
+    import djangowsgi
+    package = os.path.dirname(os.path.abspath(djangowsgi.__file__))
+    return template("import-djangowsgi.py.in", init=python_string(os.path.join(package, "__init__.py")),
+                    package=python_string(package))
+
+
 def python_environment(pairs):
     """``os.environ[...] = ...`` lines (assignment: a second site in the same
     interpreter must not inherit the first one's value)."""

@@ -5,6 +5,8 @@ import os
 import re
 import sys
 import textwrap
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
@@ -114,3 +116,12 @@ def doc_block(document, after, directive=".. code-block:: ini\n"):
     block = text.split(after, 1)[1].split(directive, 1)[1]
     lines = re.match(r"\n((?:    .*\n|\n)+)", block).group(1)
     return textwrap.dedent(lines)
+
+
+def get(url):
+    """(status, body) of a GET of ``url``, an error status included."""
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""

@@ -396,7 +396,7 @@ def test_graceful_keeps_the_site_answering(site):
     assert int(site.buildout.path("var", "run", "apache", "httpd.pid").read_text()) == apache_parent
     # mod_wsgi re-creates its daemon socket during Apache's graceful restart, and a
     # request that finds no socket file gets a 503 at once (it retries only a refused
-    # connection: wsgi_remote.c); docs/serving.rst, "Reloading". How many is timing: 6 and 11
+    # connection: wsgi_remote.c); docs/serving.rst, "The self-contained server". How many is timing: 6 and 11
     # of about 90 in two CI runs. Nothing else fails, and most go through.
     assert all(f.startswith("503") for f in load.failures), load.failures
     assert len(load.failures) < len(load.results) // 2, load.failures

@@ -11,8 +11,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi, make_account
+from conftest import BUILDOUT, DJANGOWSGI_VERSION, DOWNLOADS, EGGS, REPO, call_wsgi, make_account
 from helpers import doc_block
+from support.dist import build_release
 
 # Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
 pytestmark = pytest.mark.usefixtures("well_known_ports")
@@ -56,20 +57,22 @@ def build(project, config, env=None):
 
 @pytest.fixture(scope="module")
 def project(new_buildout):
-    """The layout reference.rst asks for: the project, and a checkout of djangowsgi beside it."""
+    """reference.rst's complete buildout.cfg for its project, djangowsgi taken from the tree."""
     directory = new_buildout("readme")
     project = directory.path("mysite")
     project.mkdir()
-    os.symlink(REPO, directory.path("djangowsgi"))
     for name, text in MYSITE.items():
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     (project / "buildout.cfg").write_text(doc_block(REFERENCE, "A complete ``buildout.cfg``"))
-    # Only the shared test caches differ from what a user has.
+    # Only the shared test caches differ from what a user has, and djangowsgi, developed from the
+    # tree rather than fetched (tests/e2e/test_release.py fetches it: a release's egg in the shared
+    # eggs directory would outlive a change to the tree).
     (project / "local.cfg").write_text(textwrap.dedent(f"""\
         [buildout]
         extends = buildout.cfg
+        develop = . {REPO}
         eggs-directory = {EGGS}
         download-cache = {DOWNLOADS}
         """))
@@ -88,7 +91,7 @@ def test_readme_buildout_cfg_builds_and_serves_another_project(project):
     assert status == "200 OK" and body.strip() == "Hello from mysite"
     # mysite is a develop egg beside this recipe's: the recipe must not come along.
     assert str(REPO / "src") not in path and str(project / "develop-eggs") not in path
-    assert not any(p.startswith(str(project.parent / "djangowsgi")) for p in path)
+    assert not any(p.startswith(str(REPO)) or os.path.basename(p).startswith("djangowsgi-") for p in path)
     assert path[0] == str(project)
     # The unit that "The self-contained server" links, under the name it gives.
     unit = re.search(r"systemctl link \$PWD/(\S+)", SERVING.read_text()).group(1)
@@ -177,14 +180,17 @@ def test_djangorecipe_buildout_converted_by_the_guide_builds_tests_and_serves(ne
     guide = REPO / "docs" / "djangorecipe.rst"
     directory = new_buildout("djangorecipe")
     project = directory.path("shop")
-    os.symlink(REPO, directory.path("djangowsgi"))
+    index, home = directory.path("index"), directory.path("home")
+    build_release(index, DJANGOWSGI_VERSION)  # stands for PyPI, in ~/.buildout/default.cfg
+    (home / ".buildout").mkdir(parents=True)
+    (home / ".buildout" / "default.cfg").write_text(f"[buildout]\nfind-links = {index}\n")
     for name, text in SHOP.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(textwrap.dedent(text))
     (project / "var").mkdir()
     djangorecipe = doc_block(guide, "and this djangorecipe buildout:")
     assert "recipe = djangorecipe" in djangorecipe and "wsgi = true" in djangorecipe
-    (project / "buildout.cfg").write_text(doc_block(guide, "becomes, with djangowsgi cloned beside"))
+    (project / "buildout.cfg").write_text(doc_block(guide, "becomes:\n"))
     # bin/buildout as djangowsgi bootstrap makes it, from the tests' virtualenv (the same pins).
     subprocess.run([str(BUILDOUT), "-q", "bootstrap"], cwd=project, check=True, capture_output=True)
     commands = [line for line in doc_block(guide, "Then, in the project's directory", "::\n").splitlines()
@@ -193,7 +199,8 @@ def test_djangorecipe_buildout_converted_by_the_guide_builds_tests_and_serves(ne
                         "bin/apache start"]
     try:
         for command in commands:
-            result = subprocess.run(command.split(), cwd=project, capture_output=True, text=True, timeout=300)
+            result = subprocess.run(command.split(), cwd=project, capture_output=True, text=True, timeout=300,
+                                    env=dict(os.environ, HOME=str(home)))
             assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
             if command == "bin/django test catalog":
                 assert "Ran 1 test" in result.stderr and "OK" in result.stderr
@@ -223,7 +230,7 @@ def test_https_doc_public_site_gets_its_certificate_from_pebble(project):
         assert public == doc_block(HTTPS, "``djangowsgi init`` writes one like it, beside ``front.cfg``")
         (project / "public.cfg").write_text(public)
         (project / "pebble.cfg").write_text(doc_block(HTTPS, "points the public site at it"))
-        caches = f"eggs-directory = {EGGS}\ndownload-cache = {DOWNLOADS}\n"
+        caches = f"develop = . {REPO}\neggs-directory = {EGGS}\ndownload-cache = {DOWNLOADS}\n"
         (project / "local-pebble.cfg").write_text("[buildout]\nextends = pebble.cfg\n" + caches)
         commands = doc_block(HTTPS, "client that trusts pebble's root", "::\n")
         # The test's buildout (no bootstrap in this project) and caches.
@@ -278,7 +285,7 @@ def test_balancer_doc_one_host_serves_the_site_through_haproxy_on_port_80(projec
         assert probe.connect_ex(("127.0.0.1", 80)) != 0, "something already listens on port 80"
     (project / "front.cfg").write_text(doc_block(BALANCER, "``front.cfg`` beside the"))
     (project / "local-front.cfg").write_text(
-        f"[buildout]\nextends = front.cfg\neggs-directory = {EGGS}\n"
+        f"[buildout]\nextends = front.cfg\ndevelop = . {REPO}\neggs-directory = {EGGS}\n"
         f"download-cache = {DOWNLOADS}\n")
     commands = doc_block(BALANCER, "Then, as root (port 80)", "::\n")
     assert commands.startswith("bin/buildout -N -c front.cfg\n")

@@ -10,51 +10,22 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from conftest import BUILDOUT, DJANGO, REPO, SYSTEM_PYTHON, TEST_ROOT, SystemApache, call_wsgi, make_account, \
+from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, TEST_ROOT, SystemApache, call_wsgi, make_account, \
     world_readable_directory
-from helpers import doc_block, one_line_error
+from helpers import doc_block, get, one_line_error
+from support.dist import Developer
 
 # Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
 pytestmark = pytest.mark.usefixtures("well_known_ports")
 
 
-class Developer:
-    """A developer's machine: a virtualenv of Debian's Python with Django in it,
-    active (first on PATH), and a checkout of djangowsgi at ``root/djangowsgi``."""
-
-    def __init__(self, root):
-        self.root = root
-        os.symlink(REPO, root / "djangowsgi")
-        self.venv = root / "venv"
-        subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(self.venv)], check=True)
-        self.env = dict(os.environ, VIRTUAL_ENV=str(self.venv), PATH=f"{self.venv}/bin:{os.environ['PATH']}")
-        self.env.pop("PIP_NO_BUILD_ISOLATION", None)  # as a user has it
-        self.shell(f"pip install -q Django=={DJANGO} -e djangowsgi", root)
-
-    def shell(self, command, cwd, check=True):
-        result = subprocess.run(command, shell=True, cwd=cwd, env=self.env, capture_output=True, text=True,
-                                timeout=600)
-        if check:
-            assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-        return result
-
-    def startproject(self, name, app=None):
-        directory = self.root / name
-        directory.mkdir()
-        self.shell(f"django-admin startproject {name} .", directory)
-        if app:
-            self.shell(f"python manage.py startapp {app}", directory)
-        return directory
-
-
 @pytest.fixture(scope="module")
 def developer():
     root = world_readable_directory(TEST_ROOT, "init-")
-    developer = Developer(root)
+    developer = Developer(root, DJANGO, [DJANGOWSGI_VERSION])
     yield developer
     for ctl in root.glob("*/bin/apache"):
         subprocess.run([str(ctl), "stop"], capture_output=True)
@@ -68,14 +39,6 @@ def readme_commands():
     block = readme.split("in the project's directory::\n", 1)[1]
     lines = re.match(r"\n((?:    .*\n|\n)+)", block).group(1)
     return [line.strip() for line in lines.splitlines() if line.strip()]
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=20) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
 
 
 def test_readme_five_minutes_serve_a_new_startproject(developer):
@@ -124,33 +87,52 @@ def test_readme_five_minutes_serve_a_new_startproject(developer):
     print(f"README's commands after startproject: {len(commands) - 2}, {took:.0f} s")
 
 
-def test_settings_package_with_its_own_static_root(developer):
-    """settings/base.py and settings/production.py (the one manage.py names), a
-    STATIC_ROOT of the project's own, a requirements file of pins."""
+def test_settings_package_of_base_dev_and_production_modules(developer):
+    """The layout of popular project templates: settings/base.py, dev.py (which
+    manage.py names, DEBUG on) and production.py, which reads an environment
+    variable at import time and has a STATIC_ROOT and a MEDIA_ROOT of its own, not
+    made yet; pins from a requirements file. init serves production, says so, and
+    names the variable; the first build builds."""
     project = developer.startproject("shop")
     package = project / "shop" / "settings"
     package.mkdir()
     (project / "shop" / "settings.py").rename(package / "base.py")
     (package / "__init__.py").write_text("")
+    (package / "dev.py").write_text("from .base import *  # noqa\nDEBUG = True\n")
     (package / "production.py").write_text(
-        "from .base import *  # noqa\n"
+        "import os\nfrom .base import *  # noqa\n"
+        "SECRET_KEY = os.environ['SHOP_SECRET_KEY']\n"
         "DEBUG = False\nALLOWED_HOSTS = ['localhost']\n"
-        "STATIC_ROOT = BASE_DIR.parent / 'collected'\n")  # BASE_DIR is shop/ now
+        "STATIC_ROOT = BASE_DIR.parent / 'collected'\n"  # BASE_DIR is shop/ now
+        "MEDIA_URL = '/media/'\nMEDIA_ROOT = BASE_DIR.parent / 'media'\n")
     manage = project / "manage.py"
-    manage.write_text(manage.read_text().replace("'shop.settings'", "'shop.settings.production'"))
+    manage.write_text(manage.read_text().replace("'shop.settings'", "'shop.settings.dev'"))
     developer.shell("pip freeze --exclude djangowsgi > requirements.txt", project)
-    developer.shell("djangowsgi init --requirements requirements.txt --no-bootstrap", project)
+    refused = developer.shell("djangowsgi init --requirements requirements.txt --no-bootstrap", project, check=False)
+    assert refused.returncode == 1 and "KeyError: 'SHOP_SECRET_KEY' (the settings need the environment variable " \
+        "SHOP_SECRET_KEY: run init with it set, SHOP_SECRET_KEY=... djangowsgi init, then put the line " \
+        "SHOP_SECRET_KEY=... in secrets.env" in refused.stderr, refused.stderr
+    said = developer.shell("SHOP_SECRET_KEY=for-init djangowsgi init --requirements requirements.txt --no-bootstrap",
+                           project).stdout
+    assert "Settings: shop.settings.production, the production module beside shop.settings.dev, which manage.py " \
+        "names; --settings chooses another." in said, said
+    assert f"Made {project}/media (MEDIA_ROOT, which did not exist yet)" in said, said
+    with open(project / "secrets.env", "a") as secrets:
+        secrets.write("SHOP_SECRET_KEY=the-sites-own\n")
     config = (project / "buildout.cfg").read_text()
     assert "settings = shop.settings.djangowsgi_settings" in config
-    assert f"/static/ {project}/collected/" in config
+    assert f"/static/ {project}/collected/" in config and f"/media/ {project}/media/" in config
     assert f"Django = {DJANGO}" in config and "install_requires=['asgiref', 'Django', 'sqlparse']" in \
         (project / "setup.py").read_text()
-    # The test suite's bin/buildout: the same pins as bootstrap's (tests/unit/test_bootstrap.py).
-    built = subprocess.run([str(BUILDOUT), "-N"], cwd=project, capture_output=True, text=True)
+    # The test suite's bin/buildout (the same pins as bootstrap's, tests/unit/test_init.py), on the index.
+    built = subprocess.run([str(BUILDOUT), "-N"], cwd=project, capture_output=True, text=True,
+                           env=dict(os.environ, HOME=str(developer.home)))
     assert built.returncode == 0, built.stdout + built.stderr
     assert (project / "collected" / "admin" / "css" / "base.css").exists()  # collectstatic ran
     status, body, path = call_wsgi(project / "parts" / "wsgi" / "wsgi.wsgi", "/admin/login/")
     assert status.startswith("200"), body[:2000]
+    status, body, path = call_wsgi(project / "parts" / "wsgi" / "wsgi.wsgi", "/no-such-page/")
+    assert status.startswith("404") and "DEBUG = True" not in body  # production's DEBUG: off
 
 
 BAD_PROJECTS = [
@@ -202,7 +184,7 @@ def test_a_python_mod_wsgi_does_not_embed_is_refused(developer, tmp_path):
 
 
 TUTORIAL = REPO / "docs" / "tutorial.rst"
-CLONES = ("/srv/mysite", "/srv/djangowsgi")
+CLONES = ("/srv/mysite",)
 
 
 def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(developer):
@@ -234,13 +216,12 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
     server = SystemApache(world_readable_directory(TEST_ROOT, "tutorial-apache-"))
     (server.confdir / "ports.conf").write_text("Listen 127.0.0.1:80\nListen 127.0.0.1:443\n")
     server.ctl("start")
-    env = dict(server.env)
+    env = dict(server.env, HOME=str(developer.home))  # its default.cfg: the index that stands for PyPI
     env.pop("PIP_NO_BUILD_ISOLATION", None)
 
     def run_block(after, cwd="/"):
         script = doc_block(TUTORIAL, after, "::\n")
         script = script.replace("https://git.example.com/mysite.git", str(bare))
-        script = script.replace("https://git.example.com/djangowsgi.git", str(REPO))
         result = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
                                 timeout=900)
         assert result.returncode == 0, f"{script}\n{result.stdout}\n{result.stderr}"
@@ -253,7 +234,7 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
         return result.stdout
 
     try:
-        run_block("checkouts in ``/srv``, which")  # apt-get (nothing to do here), useradd, the clones
+        run_block("checkout in ``/srv``, which")  # apt-get (nothing to do here), useradd, the clone
         run_block("which the site's account may read and no other")
         run_block("and the site enabled")
         headers = curl("https://www.mysite.example/admin/login/")

@@ -2,8 +2,8 @@
 to the working tree, as docs/upgrading.rst says.
 
 For each release: a checkout of it beside the project (``../djangowsgi``, a
-develop egg, as docs/reference.rst asks), the example built with it and served by its
-self-contained Apache, then, under load, the checkout replaced by the working
+develop egg: the releases before 0.2.0 were never packaged), the example built
+with it and served by its self-contained Apache, then, under load, the checkout replaced by the working
 tree (what ``git checkout`` does), the pin changed, and the doc's commands run.
 """
 import json
@@ -111,7 +111,7 @@ def test_upgrade_from_a_release_under_load_fails_no_request(version, commit, sha
         with LoadLoop(requests, limit=100000, seconds=120, settle=1.0) as reload:
             said = run(commands[-1], site)
         # A changed configuration makes reload a graceful restart, which may fail requests
-        # with a 503 and nothing else (docs/serving.rst, "Reloading without dropping requests").
+        # with a 503 and nothing else (docs/serving.rst, "The self-contained server": reloading).
         assert all(isinstance(f, tuple) and f[1] == 503 for f in reload.failures), reload.failures
         assert len(reload.failures) < len(reload.results) // 2, reload.failures
         assert "Restarted gracefully" in said or "Reloaded" in said

@@ -20,13 +20,22 @@ SETTINGS_PACKAGE = init.Project(
     requirements=["Django"], pins=[("Django", "5.2.19")])
 
 
-@pytest.mark.parametrize("name, project", [("startproject", STARTPROJECT), ("settings-package", SETTINGS_PACKAGE)])
-def test_files_init_writes(name, project):
-    written = init.files(project, Path("/home/dev/djangowsgi"), secret_key="a-fixed-key-for-the-golden-copy")
+# startproject: djangowsgi installed from the index (pinned, fetched); settings-package: a checkout developed.
+@pytest.mark.parametrize("name, project, checkout", [("startproject", STARTPROJECT, None),
+                                                     ("settings-package", SETTINGS_PACKAGE, Path("/home/dev/djangowsgi"))])
+def test_files_init_writes(name, project, checkout):
+    written = init.files(project, checkout, secret_key="a-fixed-key-for-the-golden-copy")
     for path, (content, mode) in written.items():
         compare(f"init-{name}/{path.replace('/', '_')}", content)
         assert mode == (0o600 if path == "secrets.env" else 0o644)
     assert ("setup.py" in written) is not project.packaging
+
+
+def test_the_checkout_developed_is_the_one_given_or_the_one_init_runs_from(tmp_path):
+    assert init.djangowsgi_checkout() == REPO  # these tests import djangowsgi from the checkout's src/
+    assert init.djangowsgi_checkout(str(REPO)) == REPO
+    with pytest.raises(init.InitError, match=f"{tmp_path} is not a checkout of djangowsgi"):
+        init.djangowsgi_checkout(str(tmp_path))
 
 
 def test_site_settings_sit_beside_the_projects_own():
@@ -82,3 +91,46 @@ def test_bootstrap_installs_the_versions_the_repository_pins():
     pinned = [line.strip() for line in (REPO / "requirements.txt").read_text().splitlines()
               if line.startswith("zc.")]
     assert tuple(pinned) == bootstrap.BUILDOUT_PINS
+    # A server with no djangowsgi makes the same virtualenv by hand (tutorial.rst, step 4).
+    assert f"pip install {' '.join(bootstrap.BUILDOUT_PINS)}\n" in (REPO / "docs" / "tutorial.rst").read_text()
+
+
+def settings_package(directory, *modules, named="dev"):
+    package = directory / "shop" / "settings"
+    package.mkdir(parents=True)
+    for module in ("__init__", *modules):
+        (package / f"{module}.py").write_text("")
+    (directory / "manage.py").write_text(
+        f"os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings.{named}')\n")
+
+
+@pytest.mark.parametrize("modules, named, given, expected", [
+    (("base", "dev", "production"), "dev", None, "shop.settings.production"),
+    (("base", "dev", "prod"), "dev", None, "shop.settings.prod"),
+    (("base", "dev"), "dev", None, "shop.settings.dev"),
+    (("base", "dev", "production"), "dev", "shop.settings.dev", "shop.settings.dev"),
+    (("base", "production", "prod"), "production", None, "shop.settings.production"),
+])
+def test_the_settings_served_are_production_ones_unless_chosen(tmp_path, modules, named, given, expected):
+    settings_package(tmp_path, *modules, named=named)
+    settings, reason = init.choose_settings(tmp_path, given)
+    assert settings == expected
+    if given:
+        assert reason == "given with --settings"
+    elif expected.endswith(named):
+        assert reason == "the one manage.py names"
+    else:
+        assert reason == f"the production module beside shop.settings.{named}, which manage.py names; " \
+                         f"--settings chooses another"
+
+
+@pytest.mark.parametrize("error, hint", [
+    ("KeyError: 'DATABASE_URL'", "the settings need the environment variable DATABASE_URL: run init with it set, "
+                                 "DATABASE_URL=... djangowsgi init, then put the line DATABASE_URL=... in secrets.env"),
+    ("django.core.exceptions.ImproperlyConfigured: Set the SECRET_KEY environment variable",
+     "the settings need the environment variable SECRET_KEY"),
+    ("ModuleNotFoundError: No module named 'environ'", None),
+])
+def test_settings_that_need_an_environment_variable_get_a_hint_naming_it(error, hint):
+    said = init.environment_hint(error)
+    assert (hint in said) if hint else said == ""

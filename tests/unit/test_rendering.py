@@ -7,6 +7,8 @@ rewrites the golden files; review ``git diff tests/unit/golden`` and commit it
 with the change.
 """
 import os
+import subprocess
+import sys
 import types
 
 import pytest
@@ -165,3 +167,17 @@ def test_a_generated_wsgi_script_whose_paths_cannot_be_read_is_an_error(tmp_path
         wsgi.script_python_path(str(script))
     script.write_text("import sys\nsys.path.insert(0, '/srv')\n")  # written by hand: nothing to check
     assert wsgi.script_python_path(str(script)) == []
+
+
+def test_the_control_scripts_import_djangowsgi_without_adding_to_sys_path(tmp_path):
+    """bin/apache, bin/<balancer> and bin/deploy import djangowsgi by its path: a
+    wheel's site-packages on sys.path would hand every other package there to them."""
+    script = tmp_path / "control"
+    script.write_text("import sys\nbefore = list(sys.path)\n" + render.import_djangowsgi()
+                      + "\nfrom djangowsgi.runtime import files\nimport djangowsgi\n"
+                      + "print(sys.path == before, djangowsgi.__version__, files.__file__)\n")
+
+    out = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path).stdout
+    same, version, where = out.split()
+    assert same == "True" and version == __import__("djangowsgi").__version__
+    assert where == str(REPO / "src" / "djangowsgi" / "runtime" / "files.py")

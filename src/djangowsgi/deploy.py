@@ -39,6 +39,7 @@ class Recipe(ReadFirst):
         self.health_timeout = part.integer("health-timeout", 30, 1)
         self.keep_releases = part.integer("keep-releases", 5, 1)
         self.before_switch = part.lines("before-switch")
+        self.release_step = part.lines("release-step")
         self.after_switch = part.lines("after-switch")
         self.apache_part = self._apache_part()
         server_name = buildout[self.apache_part].get("server-name", "") if self.apache_part else ""
@@ -158,6 +159,7 @@ class Recipe(ReadFirst):
             djangowsgi_version=djangowsgi.__version__,
             balancer=self.balancer,
             balancer_host=self.balancer_host,
+            release_step=self.release_step,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads
             shipping.prepare(config)

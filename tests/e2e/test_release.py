@@ -198,6 +198,7 @@ def test_the_newcomers_guide_as_written(user, project):
         refused = user.shell("bin/buildout -N", project, check=False)
         assert refused.returncode and "Picked: typing-extensions = 4.16.0" in refused.stdout + refused.stderr
         config.write_text(saved[config].replace("\n[versions]\n", "\n[versions]\n" + pins))
+        run(doc_block(GUIDE, "then serves the new code", "::\n"))
         # The database: the role and the database, the settings, the password, the commands.
         run(doc_block(GUIDE, "make the role and the database (on\nDebian, as root)", "::\n"))
         with open(settings, "a") as f:

@@ -320,3 +320,35 @@ def test_status_shows_each_hosts_state_on_the_balancer_and_rollback_drains_first
     assert commands.rollback(config, [spec(HOSTS[1])], world.host, front=front) == 0
     steps = [(n, s) for n, s in world.steps if n == "balancer" or s == "switch current"]
     assert steps == [("balancer", f"drain {HOSTS[1]}"), (HOSTS[1], "switch current"), ("balancer", f"ready {HOSTS[1]}")]
+
+
+def test_the_release_step_runs_once_on_one_host_after_every_build_and_before_any_switch(world, capsys):
+    """Migrations once a deploy: on the first host to change, in the new release,
+    however many switch at a time; its output in the summary."""
+    previous = first(world, capsys)
+    marker = world.root / "migrated"
+    config = world.config(release_step=[f"echo migrated from $(cat page.txt) >> {marker} && echo 3 applied"],
+                          parallel=3)
+    assert deploy(world, config, "20261201000002-bbbbbbb", "second page", content="content-2") == 0
+    out, lines = summary(capsys)
+    assert marker.read_text() == "migrated from second page\n"  # once, in the new release
+    steps = [(name, step) for name, step in world.steps
+             if step in ("run bin/buildout", "run the release step", "switch current")]
+    assert steps.count((HOSTS[0], "run the release step")) == 1 and len(steps) == 7
+    assert steps.index((HOSTS[0], "run the release step")) == 3  # after the three builds, before any switch
+    assert f"Release step on {spec(HOSTS[0])}: echo migrated" in out and ": 3 applied" in out
+    assert lines == {spec(n): "on 20261201000002-bbbbbbb" for n in HOSTS}
+    assert previous not in {world.current(n) for n in HOSTS}
+
+
+def test_a_failed_release_step_switches_no_host_and_removes_the_release(world, capsys):
+    previous = first(world, capsys)
+    config = world.config(release_step=["echo applying; exit 3"])
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2") == 1
+    out, lines = summary(capsys)
+    assert lines == {spec(n): f"not switched, still on {previous}" for n in HOSTS}
+    assert "Nothing was switched: could not run the release step: exit 3" in out
+    assert f"(on {spec(HOSTS[0])})." in out, out
+    assert [world.current(n) for n in HOSTS] == [previous] * 3
+    assert all(world.releases(n) == [previous] for n in HOSTS)
+    assert not any(step == "switch current" for _, step in world.steps)

@@ -31,7 +31,7 @@ def pointers():
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, IsADirectoryError):
             continue
-        flat = re.sub(r"\s*\n\s*(?:#\s*)?", " ", text)  # a pointer may run over lines, in comments too
+        flat = re.sub(r"\s*\n[\s#]*", " ", text)  # a pointer may run over lines, in comments too
         for match in POINTER.finditer(flat):
             yield path.relative_to(REPO), match.group(1), match.group(2)
 

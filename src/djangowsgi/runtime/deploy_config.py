@@ -2,7 +2,7 @@
 written into the generated script as a dict (``to_script``) and rebuilt from it
 (``DeployConfig.from_script``, which reads the scripts of older releases too),
 and the facts a deploy learns as it runs, kept apart."""
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 # 2: written by 0.2.0 (djangowsgi_version); scripts without "config_version" are older (1).
 CONFIG_VERSION = 2
@@ -44,6 +44,7 @@ class DeployConfig:
     djangowsgi_version: str = "unknown"  # of the build that wrote the script, recorded in each release
     balancer: str = ""  # bin/<balancer part> that drains each host before it changes, or ""
     balancer_host: str = ""  # [user@]host[:port] it runs on over SSH, or "" for this machine
+    release_step: list = field(default_factory=list)  # once a deploy, on one host, between builds and switches
 
     @classmethod
     def from_script(cls, values):
@@ -53,7 +54,7 @@ class DeployConfig:
         if version > CONFIG_VERSION:
             raise ValueError(f"bin/deploy was written by a newer djangowsgi (config version {version}): "
                              f"run bin/buildout again")
-        known = {field.name for field in fields(cls)}
+        known = {each.name for each in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
 
     def to_script(self):

@@ -11,7 +11,7 @@ import tempfile
 from djangowsgi.runtime import shipping
 from djangowsgi.runtime.deploy_config import Facts
 from djangowsgi.runtime.front_door import FrontDoor
-from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, close_every_connection, gerund, in_threads, say
+from djangowsgi.runtime.hosts import DryRunHost, Host, StepFailed, close_every_connection, gerund, in_threads, q, say
 from djangowsgi.runtime.releases import Layout, build, go_live, remove_release, remove_unfinished, shipment
 
 
@@ -80,7 +80,7 @@ def content_key(config, outside_develop):
                           text=True, check=True).stdout.strip()
     inputs = [tree, config.buildout_config, config.apache_part or "", *config.buildout_requirements,
               *config.shipped_eggs, *config.host_settings, *config.develop,
-              *(name for name, _ in outside_develop.values()), *config.before_switch]
+              *(name for name, _ in outside_develop.values()), *config.before_switch, *config.release_step]
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
@@ -91,6 +91,7 @@ class Progress:
     def __init__(self):
         self.previous = {}
         self.outcome = {}
+        self.release_step = None  # what it said, once it ran
 
     def interrupted(self, hosts, release):
         lines = {}
@@ -158,6 +159,14 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress, fro
                              else f"not switched, still on {previous or 'no release'}")
         remove_release(config, [hosts[spec] for spec in building if not failures[spec]], release)
         return summary(specs, outcome, "Nothing was switched: the release did not build on every host.")
+    if config.release_step:
+        ran, said = release_step(config, hosts[building[0]], release)
+        if not ran:
+            for spec in building:
+                outcome[spec] = f"not switched, still on {looked[spec].current or 'no release'}"
+            remove_release(config, [hosts[spec] for spec in building], release)
+            return summary(specs, outcome, f"Nothing was switched: {said} (on {building[0]}).")
+        progress.release_step = said
     print(f"Switching {len(building)} host(s) to {release}, {config.parallel} at a time.")
     for start in range(0, len(building), config.parallel):
         group = building[start:start + config.parallel]
@@ -171,8 +180,25 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress, fro
             for spec in rest:
                 outcome[spec] = f"not switched, still on {looked[spec].current or 'no release'}"
             remove_release(config, [hosts[spec] for spec in rest], release)
-            return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.")
-    return summary(specs, outcome)
+            return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.",
+                           release_step=progress.release_step)
+    return summary(specs, outcome, release_step=progress.release_step)
+
+
+def release_step(config, host, release):
+    """The release step's commands, once, in ``release`` on ``host`` (built on every
+    host, switched on none): (ran, what it said: its last lines, or why it failed)."""
+    rel = f"{host.base}/releases/{release}"
+    said = []
+    try:
+        for command in config.release_step:
+            host.say(f"release step: running {command}")
+            output = host.run("run the release step", f"cd {q(rel)} && {command}")
+            said.append(f"{command}: " + (" | ".join(output.strip().splitlines()[-3:]) or "done"))
+    except StepFailed as e:
+        host.say(e.message if e.lost else f"FAILED: {e}")
+        return False, e.message
+    return True, f"on {host.spec}: " + "; ".join(said)
 
 
 def look_at_balancer(front, hosts):
@@ -237,10 +263,12 @@ def look(config, host):
         return e
 
 
-def summary(specs, outcome, failure=None):
+def summary(specs, outcome, failure=None, release_step=None):
     print("\nSummary:")
     for spec in specs:
         print(f"  {spec}: {outcome[spec]}")
+    if release_step:
+        print(f"Release step {release_step}")
     if failure:
         print(failure)
         return 1

@@ -2,7 +2,8 @@
 
 What differs between machines comes from the environment, which the buildout
 parts set (``environment`` and ``environment-file`` options): COLEMAN_VAR_DIR,
-DJANGO_SECRET_KEY, COLEMAN_ALLOWED_HOSTS, COLEMAN_DEBUG.
+DJANGO_SECRET_KEY, COLEMAN_ALLOWED_HOSTS, COLEMAN_DEBUG, and for several hosts
+COLEMAN_DATABASE_* (PostgreSQL) and COLEMAN_MEDIA_ROOT.
 """
 import os
 from pathlib import Path
@@ -65,6 +66,17 @@ DATABASES = {
         "NAME": VAR_DIR / "db" / "db.sqlite3",
     }
 }
+# Several hosts share one database server: COLEMAN_DATABASE_HOST selects PostgreSQL
+# (psycopg among the eggs), its password from secrets.env.
+if os.environ.get("COLEMAN_DATABASE_HOST"):
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ["COLEMAN_DATABASE_HOST"],
+        "PORT": os.environ.get("COLEMAN_DATABASE_PORT", "5432"),
+        "NAME": os.environ.get("COLEMAN_DATABASE_NAME", "coleman"),
+        "USER": os.environ.get("COLEMAN_DATABASE_USER", "coleman"),
+        "PASSWORD": os.environ.get("COLEMAN_DATABASE_PASSWORD", ""),
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -79,6 +91,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
 }
 MEDIA_URL = "/media/"
-MEDIA_ROOT = VAR_DIR / "media"
+# Storage the hosts share, for several hosts (COLEMAN_MEDIA_ROOT); var/media on one.
+MEDIA_ROOT = Path(os.environ.get("COLEMAN_MEDIA_ROOT", VAR_DIR / "media"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -41,7 +41,9 @@ class Recipe(ReadFirst):
         self.before_switch = part.lines("before-switch")
         self.release_step = part.lines("release-step")
         self.after_switch = part.lines("after-switch")
-        self.apache_part = self._apache_part()
+        self.apache_part = self._part_of("djangowsgi:apache")
+        self.django_part = self._part_of("djangowsgi:django")
+        self.data_on_each_host = part.boolean("data-on-each-host", False)
         server_name = buildout[self.apache_part].get("server-name", "") if self.apache_part else ""
         self.health_host = part.get("health-host", "" if "*" in server_name else server_name)
         self.reload = part.get("reload", f"bin/{self.apache_part} reload" if self.apache_part else "")
@@ -108,10 +110,10 @@ class Recipe(ReadFirst):
             raise self.part.error(key, f"{value!r} is not a path inside the checkout")
         return value
 
-    def _apache_part(self):
-        """The djangowsgi:apache part in parts, if any."""
+    def _part_of(self, recipe):
+        """The part in parts that ``recipe`` makes (djangowsgi:apache), if any."""
         for name in self.buildout["buildout"].get("parts", "").split():
-            if name != self.name and self.buildout[name].get("recipe") == "djangowsgi:apache":
+            if name != self.name and self.buildout[name].get("recipe") == recipe:
                 return name
         return None
 
@@ -160,6 +162,8 @@ class Recipe(ReadFirst):
             balancer=self.balancer,
             balancer_host=self.balancer_host,
             release_step=self.release_step,
+            django_part=self.django_part or "",
+            data_on_each_host=self.data_on_each_host,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads
             shipping.prepare(config)

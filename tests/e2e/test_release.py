@@ -133,6 +133,16 @@ def test_deploy_ships_the_release_and_the_next_one_goes_out_under_load(user, pro
         add_deploy_part(config, hosts)
         git = "git -c user.name=t -c user.email=t@example.com"
         user.shell(f"bin/buildout -N && git init -q && {git} add -A && {git} commit -q -m 'first release'", project)
+        # Two hosts, each with a SQLite database of its own: refused, in one line, before any switch.
+        refused = user.shell("bin/deploy deploy", project, check=False)
+        assert refused.returncode == 1 and re.search(
+            r"\nNot deploying release \S+: its settings keep its database in SQLite \(\S+/var/db/db.sqlite3\) on "
+            r"each of the 2 hosts, so each would have its own: use a database server the hosts share \(PostgreSQL",
+            refused.stdout), refused.stdout
+        assert not any((hosts.base(address) / "current").exists() for address in HOSTS)
+        with open(config, "a") as f:
+            f.write("data-on-each-host = true\n")  # these hosts are meant to keep their own: the upgrade is the point
+        user.shell(f"bin/buildout -N && {git} commit -q -a -m 'each host its own database'", project)
         user.shell("bin/deploy deploy", project)
         for address in HOSTS:
             assert get(hosts.url(address, "/admin/login/"))[0] == 200

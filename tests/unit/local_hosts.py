@@ -53,15 +53,21 @@ class World:
         values.update(changes)
         return DeployConfig(**values)
 
-    def archive(self, text):
-        """A release's checkout, packed as rollout.package packs one: a page saying ``text``."""
+    def archive(self, text, files=None):
+        """A release's checkout, packed as rollout.package packs one: a page saying
+        ``text``, and ``files`` ({path: (content, mode)})."""
         source = self.root / "source"
         shutil.rmtree(source, ignore_errors=True)
         source.mkdir(parents=True)
-        (source / "page.txt").write_text(text)
+        for name, (content, mode) in {"page.txt": (text, 0o644), **(files or {})}.items():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_text(content)
+            (source / name).chmod(mode)
         archive = self.root / f"release-{len(self.steps)}.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
-            tar.add(source / "page.txt", arcname="page.txt")
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    tar.add(path, arcname=str(path.relative_to(source)))
         return str(archive)
 
     def base(self, name):
@@ -76,16 +82,16 @@ class World:
         return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
-def deploy(world, config, release, text="a page", content="content-1", force=False, front=None):
+def deploy(world, config, release, text="a page", content="content-1", force=False, front=None, files=None):
     """One rollout of ``release`` (a release name) to the world's hosts, through
-    ``front`` (a LocalBalancer) if given: its exit status."""
+    ``front`` (a LocalBalancer) if given, the release holding ``files`` too: its exit status."""
     from djangowsgi.runtime.rollout import Progress, rollout
     packed = Future()
     packed.set_result(None)
     specs = list(config.hosts)
     hosts = {spec: world.host(spec, config) for spec in specs}
     facts = Facts(outside_develop={}, force=force, content=content)
-    return rollout(config, facts, specs, hosts, release, world.archive(text), packed, Progress(), front)
+    return rollout(config, facts, specs, hosts, release, world.archive(text, files), packed, Progress(), front)
 
 
 class LocalHost(Host):

@@ -352,3 +352,44 @@ def test_a_failed_release_step_switches_no_host_and_removes_the_release(world, c
     assert [world.current(n) for n in HOSTS] == [previous] * 3
     assert all(world.releases(n) == [previous] for n in HOSTS)
     assert not any(step == "switch current" for _, step in world.steps)
+
+
+def django_saying(engine, name, media):
+    """A release's bin/django whose ``shell -c`` says where the site keeps its data."""
+    said = f'{{"engine": "{engine}", "name": "{name}", "media": "{media}"}}'
+    return {"bin/django": (f"#!/bin/sh\necho 'a line before'\necho '{said}'\n", 0o755)}
+
+
+@pytest.mark.parametrize("engine, media, kept", [
+    ("django.db.backends.sqlite3", "", "its database in SQLite (/srv/db.sqlite3)"),
+    ("django.db.backends.postgresql", "{base}/shared/var/media", "the uploads in MEDIA_ROOT ({base}/shared/var/media)"),
+])
+def test_several_hosts_each_keeping_the_sites_data_are_refused_before_any_switch(world, capsys, engine, media, kept):
+    previous = first(world, capsys)
+    base = str(world.base(HOSTS[0]))
+    config = world.config(django_part="django", release_step=["touch migrated"])
+    files = django_saying(engine, "/srv/db.sqlite3", media.format(base=base))
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", files=files) == 1
+    out, lines = summary(capsys)
+    assert (f"Not deploying release 20261201000002-bbbbbbb: its settings keep {kept.format(base=base)} on each of "
+            f"the 3 hosts, so each would have its own: use a database server the hosts share (PostgreSQL: "
+            f"docs/buildout.rst, \"Your database\") and storage they share for MEDIA_ROOT, or set "
+            f"data-on-each-host = true in [deploy] if each host is meant to keep its own\n") in out, out
+    assert lines == {spec(n): f"not switched, still on {previous}" for n in HOSTS}
+    assert all(world.releases(n) == [previous] for n in HOSTS)
+    assert not any(step in ("run the release step", "switch current") for _, step in world.steps)
+
+
+def test_the_sites_data_on_each_host_is_let_through_when_meant_shared_or_on_one_host(world, capsys):
+    first(world, capsys)
+    sqlite = django_saying("django.db.backends.sqlite3", "db.sqlite3", "")
+    meant = world.config(django_part="django", data_on_each_host=True)
+    assert deploy(world, meant, "20261201000002-bbbbbbb", content="content-2", files=sqlite) == 0
+    assert not world.did(HOSTS[0], "read where the site keeps its data")
+    one = world.config(django_part="django", hosts=world.specs[:1])
+    assert deploy(world, one, "20261201000003-ccccccc", content="content-3", files=sqlite) == 0
+    shared = django_saying("django.db.backends.postgresql", "mysite", "/mnt/shared/media")
+    assert deploy(world, world.config(django_part="django"), "20261201000004-ddddddd", content="content-4",
+                  files=shared) == 0
+    assert world.did(HOSTS[0], "read where the site keeps its data")
+    assert {world.current(n) for n in HOSTS} == {"20261201000004-ddddddd"}

@@ -1,6 +1,8 @@
 """A PostgreSQL server of a test's own: a new cluster under ``root``, run by the
 postgres account, on 127.0.0.1:``port`` and a socket in its directory (never the
 machine's own cluster). Commands reach it through PGHOST and PGPORT."""
+# psycopg 3 with its binary wheel, as docs/buildout.rst pins it.
+PSYCOPG_PINS = {"psycopg": "3.3.9", "psycopg-binary": "3.3.9", "typing-extensions": "4.16.0"}
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +30,11 @@ class PostgresServer:
     def psql(self, sql, database="postgres"):
         return self._as_postgres("psql", "-h", str(self.directory), "-p", str(self.port), "-d", database,
                                  "-Atc", sql)
+
+    def make_database(self, name, password):
+        """A role ``name`` that logs in with ``password`` and owns the database ``name``."""
+        self.psql(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        self.psql(f"CREATE DATABASE {name} OWNER {name}")
 
     def stop(self):
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from support import example
 from support.pins import versions_section
+from support.postgres import PSYCOPG_PINS
 from support.places import BUILDOUT, DOWNLOADS, EGGS, REPO, copy_world_readable, free_port, world_readable_directory
 
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -89,6 +90,9 @@ def started_hosts():
     """SshHosts under a short root (mod_wsgi's socket path, inside it, must stay
     under 108 bytes), each host's shared/host.cfg naming its own address to listen on."""
     hosts = SshHosts(world_readable_directory(Path("/var/tmp"), "dw-"))
+    hosts.shared_media = hosts.root / "media"  # storage the hosts share, as an NFS mount would be
+    hosts.shared_media.mkdir()
+    shutil.chown(hosts.shared_media, "www-data", "www-data")
     for address in ADDRESSES:
         shared = hosts.base(address) / "shared"
         shared.mkdir(parents=True)
@@ -99,11 +103,14 @@ def started_hosts():
     return hosts
 
 
-def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None, balancer=None):
+def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None, balancer=None, database=None):
     """The example's buildout.cfg as a checkout deployed to ``test_hosts`` has it:
     each host's listen from its host.cfg, the deploy part pointed at the hosts;
     with ``balancer`` (its options), a balancer part here in front of the hosts,
-    which the deploy drains them on."""
+    which the deploy drains them on. With ``database`` (a PostgresServer with a
+    database coleman), the hosts share it and a media directory, and migrate in
+    the release step; without, each host keeps its own SQLite, on purpose
+    (data-on-each-host), for the tests of the rollout alone."""
     deploy_options = {
         "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
         "path": f"{test_hosts.root}/{{host}}",
@@ -113,14 +120,25 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None,
         "health-timeout": "15",
         "shared-files": "host.cfg",
     }
+    project = {"environment": example.section("project")["environment"]
+               + f"\nCOLEMAN_ALLOWED_HOSTS=localhost,{','.join(ADDRESSES)}"}
+    pins = {"sqlparse": sqlparse}
+    if database:
+        project["eggs"] = example.section("project")["eggs"] + "\npsycopg[binary]"
+        project["environment"] += (f"\nCOLEMAN_DATABASE_HOST=127.0.0.1\nCOLEMAN_DATABASE_PORT={database.port}"
+                                   f"\nCOLEMAN_DATABASE_PASSWORD=coleman-test\n"
+                                   f"COLEMAN_MEDIA_ROOT={test_hosts.shared_media}")
+        pins.update(PSYCOPG_PINS)
+    else:  # each its own database, migrated on each
+        deploy_options.update({"data-on-each-host": "true", "release-step": None,
+                               "before-switch": "bin/django migrate --noinput"})
     if balancer is not None:
         deploy_options["balancer"] = "${balancer:script}"
     deploy_options.update(deploy or {})
-    allowed = f"COLEMAN_ALLOWED_HOSTS=localhost,{','.join(ADDRESSES)}"
     header = f"[buildout]\nextends = host.cfg\ndevelop = {REPO} example\nallow-picked-versions = false\n\n"
     parts = "django wsgi apache deploy" + (" balancer" if balancer is not None else "")
     text = header + example.parts(parts, names=("django", "wsgi", "apache", "deploy"), changes={
-        "project": {"environment": example.section("project")["environment"] + "\n" + allowed},
+        "project": project,
         "apache": {"listen": "${host:listen}", "writable": None, **(apache or {})},
         "deploy": deploy_options,
     })
@@ -128,7 +146,7 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None,
         text += example.text("balancer", {"recipe": "djangowsgi:balancer", "server-name": "localhost",
                                           "backends": "${deploy:hosts}", "backend-port": test_hosts.web_port,
                                           "check-interval": "500ms", **balancer})
-    return text + versions_section(sqlparse=sqlparse)
+    return text + versions_section(**pins)
 
 
 PRODUCTION_CFG = """\
@@ -141,8 +159,8 @@ parts = django wsgi apache
 class Project:
     """A git checkout of a project using the recipes, with bin/deploy built."""
 
-    def __init__(self, test_hosts, directory, deploy=None):
-        self.directory = directory
+    def __init__(self, test_hosts, directory, deploy=None, database=None):
+        self.directory, self.database = directory, database
         copy_world_readable(REPO / "example", directory / "example")
         (directory / "host.cfg").write_text("[host]\nlisten = 127.0.0.1:8000\n")
         (directory / "production.cfg").write_text(PRODUCTION_CFG)
@@ -152,7 +170,8 @@ class Project:
         self.commit("first release")
 
     def configure(self, test_hosts, deploy=None, **more):
-        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, **more))
+        (self.directory / "buildout.cfg").write_text(project_buildout_cfg(test_hosts, deploy, database=self.database,
+                                                                          **more))
         # Locally only: the test caches, so that bin/deploy is built without downloads.
         (self.directory / "local.cfg").write_text(
             f"[buildout]\nextends = buildout.cfg\neggs-directory = {EGGS}\n"

@@ -4,6 +4,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 import hashlib
+import json
 import os
 import subprocess
 import tempfile
@@ -159,6 +160,13 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress, fro
                              else f"not switched, still on {previous or 'no release'}")
         remove_release(config, [hosts[spec] for spec in building if not failures[spec]], release)
         return summary(specs, outcome, "Nothing was switched: the release did not build on every host.")
+    problem = data_on_each_host(config, hosts[building[0]], release)
+    if problem:
+        print(f"Not deploying release {release}: {problem}")
+        for spec in building:
+            outcome[spec] = f"not switched, still on {looked[spec].current or 'no release'}"
+        remove_release(config, [hosts[spec] for spec in building], release)
+        return summary(specs, outcome, "Nothing was switched.")
     if config.release_step:
         ran, said = release_step(config, hosts[building[0]], release)
         if not ran:
@@ -183,6 +191,43 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress, fro
             return summary(specs, outcome, "Rollout stopped: hosts not switched keep their release.",
                            release_step=progress.release_step)
     return summary(specs, outcome, release_step=progress.release_step)
+
+
+SITE_DATA = """\
+import json, os
+from django.conf import settings
+database = settings.DATABASES.get("default", {})
+media = os.path.realpath(str(settings.MEDIA_ROOT)) if settings.MEDIA_ROOT else ""
+print(json.dumps({"engine": database.get("ENGINE", ""), "name": str(database.get("NAME", "")), "media": media}))
+"""
+
+
+def data_on_each_host(config, host, release):
+    """Why a deploy to several hosts would give each its own database or uploads
+    (SQLite, or a MEDIA_ROOT on the host's own disk), as the new release's settings
+    say on ``host``; None when they share them, or the user means it."""
+    if len(config.hosts) < 2 or not config.django_part or config.data_on_each_host or host.dry_run:
+        return None
+    rel = f"{host.base}/releases/{release}"
+    try:
+        said = host.run("read where the site keeps its data",
+                        f"cd {q(rel)} && bin/{q(config.django_part)} shell -c {q(SITE_DATA)}")
+        data = json.loads(said.strip().splitlines()[-1])
+    except StepFailed as e:
+        return str(e)
+    except (ValueError, IndexError):
+        return f"bin/{config.django_part} shell did not say where the site keeps its data: {said.strip()[-300:]!r}"
+    kept = []
+    if data["engine"].endswith("sqlite3"):
+        kept.append(f"its database in SQLite ({data['name']})")
+    if data["media"] == host.base or data["media"].startswith(host.base.rstrip("/") + "/"):
+        kept.append(f"the uploads in MEDIA_ROOT ({data['media']})")
+    if not kept:
+        return None
+    return (f"its settings keep {' and '.join(kept)} on each of the {len(config.hosts)} hosts, so each would have "
+            f"its own: use a database server the hosts share (PostgreSQL: docs/buildout.rst, \"Your database\") "
+            f"and storage they share for MEDIA_ROOT, or set data-on-each-host = true in [{config.part}] if each "
+            f"host is meant to keep its own")
 
 
 def release_step(config, host, release):

@@ -136,8 +136,9 @@ def test_deploy_ships_the_release_and_the_next_one_goes_out_under_load(user, pro
         # Two hosts, each with a SQLite database of its own: refused, in one line, before any switch.
         refused = user.shell("bin/deploy deploy", project, check=False)
         assert refused.returncode == 1 and re.search(
-            r"\nNot deploying release \S+: its settings keep its database in SQLite \(\S+/var/db/db.sqlite3\) on "
-            r"each of the 2 hosts, so each would have its own: use a database server the hosts share \(PostgreSQL",
+            r"\nNot deploying release \S+: its settings keep its database in SQLite \(\S+/shared/var/db/db.sqlite3\) "
+            r"and the uploads in MEDIA_ROOT \(\S+/shared/var/media\) on each of the 2 hosts, so each would have its "
+            r"own: use a database server the hosts share \(PostgreSQL",
             refused.stdout), refused.stdout
         assert not any((hosts.base(address) / "current").exists() for address in HOSTS)
         with open(config, "a") as f:

@@ -197,8 +197,11 @@ SITE_DATA = """\
 import json, os
 from django.conf import settings
 database = settings.DATABASES.get("default", {})
+engine, name = database.get("ENGINE", ""), str(database.get("NAME", ""))
+if engine.endswith("sqlite3") and name and not name.startswith(":"):
+    name = os.path.realpath(name)
 media = os.path.realpath(str(settings.MEDIA_ROOT)) if settings.MEDIA_ROOT else ""
-print(json.dumps({"engine": database.get("ENGINE", ""), "name": str(database.get("NAME", "")), "media": media}))
+print(json.dumps({"engine": engine, "name": name, "media": media}))
 """
 
 

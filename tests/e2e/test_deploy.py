@@ -152,6 +152,31 @@ def test_pin_change_ships_the_one_new_egg(deployed, test_hosts):
         project.commit("sqlparse 0.6.1 again")
 
 
+def test_a_failed_release_step_leaves_every_host_on_its_release(deployed, test_hosts, database):
+    """The migration of the shared database fails on the host it runs on (once):
+    no host switches, and the new release is gone from each."""
+    project = deployed
+    before = {address: current_release(test_hosts, address) for address in ADDRESSES}
+    releases = {address: sorted(os.listdir(test_hosts.base(address) / "releases")) for address in ADDRESSES}
+    built = project.configure(test_hosts, deploy={"release-step": "bin/django migrate --noinput\n"
+                                                                  "bin/django migrate coleman 9999"})
+    assert built.returncode == 0, built.stdout + built.stderr
+    project.commit("a release step that fails")
+    try:
+        result = project.deploy("deploy", check=False)
+        assert result.returncode == 1
+        assert result.stdout.count("release step: running bin/django migrate coleman 9999") == 1
+        assert "Nothing was switched: could not run the release step: exit 1: " in result.stdout, result.stdout
+        for address in ADDRESSES:
+            assert current_release(test_hosts, address) == before[address]
+            assert sorted(os.listdir(test_hosts.base(address) / "releases")) == releases[address]
+            assert f"not switched, still on {before[address]}" in result.stdout
+            assert page(test_hosts, address)[0] == 200
+    finally:
+        project.configure(test_hosts)
+        project.commit("the release step as it was")
+
+
 def test_a_host_with_an_unknown_key_stops_the_deploy_before_any_change(deployed, test_hosts, tmp_path):
     """(A host that is down is one of tests/unit/test_deploy_rules.py.)"""
     project = deployed

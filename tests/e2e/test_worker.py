@@ -1,0 +1,187 @@
+"""djangowsgi:worker with a real task queue: django-tasks' database backend and two
+``db_worker`` processes under bin/<part>'s supervisor, for a project of the test's
+own. A view enqueues tasks and the workers run them; a killed worker is started
+again; stop is a warm shutdown, the task in progress finishing; the systemd
+unit is valid; bad input is one line."""
+import os
+import re
+import signal
+import subprocess
+import textwrap
+
+import pytest
+
+from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi
+from helpers import doc_block, one_line_error
+from support.pins import versions
+from test_balancer import wait_until
+
+TASK_PINS = {"django-tasks-db": "0.13.0", "django-tasks": "0.12.0", "django-stubs-ext": "6.1.2",
+             "typing-extensions": "4.16.0"}
+JOBSITE = {
+    "setup.py": """
+        from setuptools import setup
+        setup(name="jobsite", version="0.1", packages=["jobsite", "jobsite.migrations"],
+              install_requires=["Django", "django-tasks-db[compat]"])
+        """,
+    "jobsite/__init__.py": "",
+    "jobsite/migrations/__init__.py": "",
+    "jobsite/settings.py": """
+        import os
+        SECRET_KEY = "worker-test"
+        ALLOWED_HOSTS = ["localhost"]
+        ROOT_URLCONF = "jobsite.urls"
+        INSTALLED_APPS = ["django.contrib.contenttypes", "django_tasks", "django_tasks_db", "jobsite"]
+        VAR = os.environ["JOBSITE_VAR"]
+        DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(VAR, "db.sqlite3"),
+                                 "OPTIONS": {"timeout": 20}}}
+        TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+        USE_TZ = True
+        """,
+    "jobsite/tasks.py": """
+        import os
+        import time
+
+        from django.conf import settings
+        from django_tasks import task
+
+
+        def note(line):
+            with open(os.path.join(settings.VAR, "done.txt"), "a") as f:
+                f.write(line + "\\n")
+
+
+        @task()
+        def record(word, seconds=0):
+            note(f"started {word} in {os.getpid()}")
+            time.sleep(seconds)
+            note(f"done {word}")
+        """,
+    "jobsite/urls.py": """
+        from django.http import HttpResponse
+        from django.urls import path
+
+        from jobsite.tasks import record
+
+
+        def enqueue(request, word, seconds):
+            result = record.enqueue(word, float(seconds))
+            return HttpResponse(str(result.id))
+
+
+        urlpatterns = [path("enqueue/<str:word>/<str:seconds>/", enqueue)]
+        """,
+}
+GUIDE = REPO / "docs" / "workers.rst"
+PARTS = doc_block(GUIDE, "beside the django and wsgi parts:")
+
+
+def config(parts=PARTS):
+    pins = {**versions(), **TASK_PINS}
+    return (f"[buildout]\ndevelop = {REPO} .\nparts = django wsgi tasks\neggs-directory = {EGGS}\n"
+            f"download-cache = {DOWNLOADS}\nallow-picked-versions = false\n\n" + parts
+            + "\n[versions]\n" + "".join(f"{name} = {version}\n" for name, version in pins.items()))
+
+
+@pytest.fixture(scope="module")
+def jobsite(new_buildout):
+    buildout = new_buildout("worker")
+    for name, text in JOBSITE.items():
+        path = buildout.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    buildout.path("var").mkdir()
+    buildout.path("buildout.cfg").write_text(config())
+    buildout.run()
+    buildout.bin("django", "migrate", "--noinput")
+    # The workers run under the site's account (www-data, buildout running as root), as the
+    # apache part's daemons do: what they write is theirs (the apache part's writable, here by hand).
+    subprocess.run(["chown", "-R", "www-data:www-data", str(buildout.path("var"))], check=True)
+    yield buildout
+    buildout.bin("tasks", "stop", check=False)
+
+
+def enqueue(jobsite, word, seconds=0):
+    status, body, _ = call_wsgi(jobsite.path("parts", "wsgi", "wsgi.wsgi"), f"/enqueue/{word}/{seconds}/")
+    return status, body
+
+
+def done(jobsite):
+    path = jobsite.path("var", "done.txt")
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def worker_pids(jobsite):
+    return [int(pid) for pid in re.findall(r"worker \d+: pid (\d+)", jobsite.bin("tasks", "status").stdout)]
+
+
+def test_a_view_enqueues_tasks_and_the_two_workers_run_each_once(jobsite):
+    started = jobsite.bin("tasks", "start").stdout
+    assert re.search(r"\[tasks\] started 2 worker\(s\) \(pids \d+, \d+\)", started), started
+    words = [f"w{n}" for n in range(6)]
+    for word in words:
+        assert enqueue(jobsite, word)[0].startswith("200")
+    wait_until(lambda: sum(line.startswith("done ") for line in done(jobsite)) == len(words))
+    assert sorted(line for line in done(jobsite) if line.startswith("done ")) == [f"done {w}" for w in words]
+    assert len(worker_pids(jobsite)) == 2
+    assert jobsite.bin("tasks", "logs", "-n", "500").stdout.count("Starting worker worker_id=") >= 2  # each's output
+
+
+def test_a_killed_worker_is_started_again_by_the_supervisor(jobsite):
+    jobsite.bin("tasks", "start")
+    before = worker_pids(jobsite)
+    os.kill(before[0], signal.SIGKILL)
+    wait_until(lambda: len(worker_pids(jobsite)) == 2 and before[0] not in worker_pids(jobsite))
+    assert "restarted 1 time(s)" in jobsite.bin("tasks", "status").stdout
+    assert enqueue(jobsite, "after-kill")[0].startswith("200")
+    wait_until(lambda: "done after-kill" in done(jobsite))
+
+
+def test_stop_is_a_warm_shutdown_the_task_in_progress_finishes(jobsite):
+    jobsite.bin("tasks", "start")
+    enqueue(jobsite, "slow", seconds=3)
+    wait_until(lambda: any(line.startswith("started slow") for line in done(jobsite)))
+    stopped = jobsite.bin("tasks", "stop")
+    assert "[tasks] stopped." in stopped.stdout
+    assert "done slow" in done(jobsite)  # finished on the old process before it exited
+    assert jobsite.bin("tasks", "status", check=False).returncode == 3
+    assert not [p for p in worker_pids_from_proc(jobsite)]
+
+
+def worker_pids_from_proc(jobsite):
+    worker = str(jobsite.path("parts", "tasks", "worker"))
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if worker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_the_systemd_unit_is_valid(jobsite):
+    unit = jobsite.path("parts", "tasks", f"djangowsgi-{jobsite.directory.name}-tasks.service")
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    problems = [line for line in result.stderr.splitlines() if str(unit) in line]
+    assert result.returncode == 0 and not problems, result.stderr
+    assert f"ExecStart={jobsite.path('bin', 'tasks')} foreground" in unit.read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    ("command = no_such_command", "option command: 'no_such_command' is no management command of the project"),
+    ("command =\nscript = no-such-script", "option script: 'no-such-script' is no console script of the eggs"),
+])
+def test_a_worker_that_is_not_in_the_eggs_is_refused_in_one_line(jobsite, change, message):
+    kept = jobsite.path("bin", "tasks").read_text()
+    parts = PARTS.replace("command = db_worker --interval 0.2", change)
+    jobsite.path("buildout.cfg").write_text(config(parts))
+    try:
+        error = one_line_error(jobsite.run(check=False))
+        assert error.startswith("Error: djangowsgi part [tasks], ") and message in error, error
+        assert jobsite.path("bin", "tasks").read_text() == kept
+    finally:
+        jobsite.path("buildout.cfg").write_text(config())
+        jobsite.run()

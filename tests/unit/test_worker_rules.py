@@ -1,0 +1,72 @@
+"""The worker part without a machine: its bad input, one line each, and the
+files it renders (the worker script, bin/<part>'s contract, the systemd unit);
+the supervisor itself is tests/e2e/test_worker.py's, with a real task queue."""
+import pytest
+
+from djangowsgi import worker
+from djangowsgi.runtime.worker_config import WorkerConfig
+from layout import buildout, machine
+from test_options import error_of
+
+WORKER = {"recipe": "djangowsgi:worker", "eggs": "mysite", "settings": "mysite.settings",
+          "command": "db_worker --queue-name default", "processes": "2"}
+
+
+@pytest.fixture(autouse=True)
+def debian(monkeypatch):
+    monkeypatch.setattr(worker.Machine, "probe", staticmethod(lambda: machine()))
+
+
+def read(**changes):
+    options = {key: value for key, value in {**WORKER, **changes}.items() if value is not None}
+    return worker.Recipe.checked(buildout(parts="tasks"), "tasks", options)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"command": None}, "option command: give command (a management command and its arguments) or script "
+                        "(a console script of the eggs and its arguments), one of the two"),
+    ({"script": "celery -A mysite worker"}, "option command: give command"),
+    ({"command": "db_worker 'unclosed"}, "option command: cannot be split into arguments: No closing quotation"),
+    ({"processes": "0"}, "option processes: 0 is out of range (from 1 to 64)"),
+    ({"stop-signal": "KILL"}, "option stop-signal: 'KILL' is not one of TERM, INT, QUIT, HUP, USR1, USR2"),
+    ({"stop-timeout": "soon"}, "option stop-timeout: 'soon' is not a whole number"),
+    ({"user": "nobody-here"}, "option user: no account 'nobody-here' on this machine"),
+    ({"log-rotation": "daily"}, "option log-rotation: 'daily' is not a size like 100M"),
+    ({"eggs": None}, "option eggs: is required"),
+])
+def test_bad_input_is_one_line_naming_the_part_and_the_option(changes, message):
+    error = error_of(lambda: read(**changes))
+    assert error.startswith("djangowsgi part [tasks], option ") and message in error, error
+
+
+def test_the_defaults_run_as_the_sites_account_with_a_warm_shutdown():
+    recipe = read()
+    assert (recipe.processes, recipe.stop_signal, recipe.stop_timeout) == (2, "SIGTERM", 30)
+    assert (recipe.user, recipe.group) == ("www-data", "www-data")  # root builds: the apache part's account
+    assert recipe.log == "/srv/mysite/var/log/tasks/worker.log"
+
+
+def test_the_rendered_files_and_the_contract_read_back(tmp_path):
+    recipe = read()
+    recipe.paths = ["/srv/mysite", "/srv/mysite/eggs/v5/Django-5.2.19-py3.11.egg"]
+    files = recipe.render()
+    script = files[recipe.worker][0]
+    assert "execute_from_command_line(['tasks'] + ['db_worker', '--queue-name', 'default'])" in script
+    assert "os.environ['DJANGO_SETTINGS_MODULE'] = 'mysite.settings'" in script
+    unit = files[recipe.config().unit][0]
+    assert "ExecStart=/srv/mysite/bin/tasks foreground\n" in unit and "KillMode=mixed\n" in unit
+    assert "TimeoutStopSec=45\n" in unit and "User=" not in unit  # root: the supervisor drops to www-data
+    control = files[recipe.script][0]
+    namespace = {}
+    exec(control.split("CONFIG = ", 1)[1].split("\n\nif __name__", 1)[0].join(["CONFIG = ", ""]), namespace)
+    assert WorkerConfig.from_script(namespace["CONFIG"]) == recipe.config()
+    with pytest.raises(ValueError, match="written by a newer djangowsgi"):
+        WorkerConfig.from_script({**namespace["CONFIG"], "config_version": 99})
+
+
+def test_a_console_script_is_found_in_the_eggs_entry_points(tmp_path):
+    egg = tmp_path / "celery-5.5.3-py3.11.egg"
+    (egg / "EGG-INFO").mkdir(parents=True)
+    (egg / "EGG-INFO" / "entry_points.txt").write_text("[console_scripts]\ncelery = celery.__main__:main\n")
+    assert worker.console_script([str(tmp_path / "other"), str(egg)], "celery") == ("celery.__main__", ["main"])
+    assert worker.console_script([str(egg)], "rqworker") is None

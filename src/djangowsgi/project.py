@@ -1,7 +1,9 @@
 """What the manage and WSGI recipes share: the project's options and its sys.path."""
 import logging
 import os
+import subprocess
 import sys
+import tempfile
 
 from djangowsgi import eggs, render
 from djangowsgi.options import PartOptions, ReadFirst, read_project
@@ -67,3 +69,41 @@ class ProjectRecipe(ReadFirst):
 
 def bin_path(buildout, script_name):
     return os.path.join(buildout["buildout"]["bin-directory"], script_name)
+
+
+# Runs a generated script's set-up (sys.path, environment), not its main block,
+# then asks Django whether the command exists.
+HAS_COMMAND = """\
+import runpy, sys
+runpy.run_path(sys.argv[1], run_name="djangowsgi")
+import django
+django.setup()
+from django.core.management import get_commands
+sys.exit(0 if sys.argv[2] in get_commands() else 3)
+"""
+
+
+def command_problem(script, name):
+    """Why ``name`` is not a management command of the project that ``script`` (a
+    generated script's text) sets up: "missing", what loading the project said, or None."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "script")
+        with open(path, "w") as f:
+            f.write(script)
+        result = subprocess.run([sys.executable, "-c", HAS_COMMAND, path, name], capture_output=True, text=True)
+    if result.returncode == 3:
+        return "missing"
+    if result.returncode:
+        return ((result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"])[0]
+    return None
+
+
+def site_account(part, machine):
+    """(user, group) a part's processes run as when buildout runs as root: ``user``
+    (by default the account Apache's daemons get, www-data); ("", "") otherwise."""
+    if machine.euid != 0:
+        return part.get("user", ""), ""
+    user = part.get("user", machine.default_user())
+    if not machine.accounts.user(user):
+        raise part.error("user", f"no account {user!r} on this machine")
+    return user, machine.primary_group(user)

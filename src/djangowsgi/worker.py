@@ -6,27 +6,15 @@ import configparser
 import glob
 import os
 import shlex
-import subprocess
 import sys
-import tempfile
 
 from djangowsgi import lifecycle, render
 from djangowsgi.machine import Machine
-from djangowsgi.project import ProjectRecipe, bin_path
+from djangowsgi.project import ProjectRecipe, bin_path, command_problem, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.worker_config import WorkerConfig
 
 SIGNALS = ("TERM", "INT", "QUIT", "HUP", "USR1", "USR2")
-# Runs the worker script's set-up (sys.path, environment), not its main block,
-# then asks Django whether the command exists.
-HAS_COMMAND = """\
-import runpy, sys
-runpy.run_path(sys.argv[1], run_name="djangowsgi")
-import django
-django.setup()
-from django.core.management import get_commands
-sys.exit(0 if sys.argv[2] in get_commands() else 3)
-"""
 
 
 class Recipe(ProjectRecipe):
@@ -47,10 +35,7 @@ class Recipe(ProjectRecipe):
         self.stop_signal = "SIG" + part.choice("stop-signal", "TERM", SIGNALS)
         self.stop_timeout = part.integer("stop-timeout", 30, 1, 3600)
         machine = Machine.probe()
-        self.user = part.get("user", machine.default_user() if machine.euid == 0 else "")
-        if self.user and machine.euid == 0 and not machine.accounts.user(self.user):
-            raise part.error("user", f"no account {self.user!r} on this machine")
-        self.group = machine.primary_group(self.user) if self.user and machine.euid == 0 else ""
+        self.user, self.group = site_account(part, machine)
         self.log_rotation = part.get("log-rotation", "100M")
         if self.log_rotation != "off" and not self.log_rotation[:-1].isdigit() and not self.log_rotation.isdigit():
             raise part.error("log-rotation", f"{self.log_rotation!r} is not a size like 100M, a number of "
@@ -128,18 +113,12 @@ class Recipe(ProjectRecipe):
         return []  # see lifecycle.py
 
     def check_command(self):
-        with tempfile.TemporaryDirectory() as directory:
-            worker = os.path.join(directory, "worker")
-            with open(worker, "w") as f:
-                f.write(self.render()[self.worker][0])
-            result = subprocess.run([sys.executable, "-c", HAS_COMMAND, worker, self.arguments[0]],
-                                    capture_output=True, text=True)
-        if result.returncode == 3:
+        problem = command_problem(self.render()[self.worker][0], self.arguments[0])
+        if problem == "missing":
             raise self.part.error("command", f"{self.arguments[0]!r} is no management command of the project "
                                              f"(bin/<django part> help lists them)")
-        if result.returncode:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise self.part.error("command", f"cannot load the project to check it: {last[0]}")
+        if problem:
+            raise self.part.error("command", f"cannot load the project to check it: {problem}")
 
 
 def console_script(paths, name):

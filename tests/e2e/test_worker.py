@@ -21,7 +21,8 @@ TASK_PINS = {"django-tasks-db": "0.13.0", "django-tasks": "0.12.0", "django-stub
 JOBSITE = {
     "setup.py": """
         from setuptools import setup
-        setup(name="jobsite", version="0.1", packages=["jobsite", "jobsite.migrations"],
+        setup(name="jobsite", version="0.1",
+              packages=["jobsite", "jobsite.migrations", "jobsite.management", "jobsite.management.commands"],
               install_requires=["Django", "django-tasks-db[compat]"])
         """,
     "jobsite/__init__.py": "",
@@ -31,7 +32,8 @@ JOBSITE = {
         SECRET_KEY = "worker-test"
         ALLOWED_HOSTS = ["localhost"]
         ROOT_URLCONF = "jobsite.urls"
-        INSTALLED_APPS = ["django.contrib.contenttypes", "django_tasks", "django_tasks_db", "jobsite"]
+        INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.sessions", "django_tasks",
+                          "django_tasks_db", "jobsite"]
         VAR = os.environ["JOBSITE_VAR"]
         DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(VAR, "db.sqlite3"),
                                  "OPTIONS": {"timeout": 20}}}
@@ -57,6 +59,26 @@ JOBSITE = {
             time.sleep(seconds)
             note(f"done {word}")
         """,
+    "jobsite/management/__init__.py": "",
+    "jobsite/management/commands/__init__.py": "",
+    "jobsite/management/commands/report.py": """
+        import time
+
+        from django.core.management.base import BaseCommand
+
+        from jobsite.tasks import note
+
+
+        class Command(BaseCommand):
+            def add_arguments(self, parser):
+                parser.add_argument("--seconds", type=float, default=0)
+
+            def handle(self, seconds, **options):
+                note("report started")
+                time.sleep(seconds)
+                note("report done")
+                self.stdout.write("report written")
+        """,
     "jobsite/urls.py": """
         from django.http import HttpResponse
         from django.urls import path
@@ -78,7 +100,7 @@ PARTS = doc_block(GUIDE, "beside the django and wsgi parts:")
 
 def config(parts=PARTS):
     pins = {**versions(), **TASK_PINS}
-    return (f"[buildout]\ndevelop = {REPO} .\nparts = django wsgi tasks\neggs-directory = {EGGS}\n"
+    return (f"[buildout]\ndevelop = {REPO} .\nparts = django wsgi tasks jobs\neggs-directory = {EGGS}\n"
             f"download-cache = {DOWNLOADS}\nallow-picked-versions = false\n\n" + parts
             + "\n[versions]\n" + "".join(f"{name} = {version}\n" for name, version in pins.items()))
 
@@ -182,6 +204,53 @@ def test_a_worker_that_is_not_in_the_eggs_is_refused_in_one_line(jobsite, change
         error = one_line_error(jobsite.run(check=False))
         assert error.startswith("Error: djangowsgi part [tasks], ") and message in error, error
         assert jobsite.path("bin", "tasks").read_text() == kept
+    finally:
+        jobsite.path("buildout.cfg").write_text(config())
+        jobsite.run()
+
+
+def test_a_job_runs_by_hand_and_a_second_run_meanwhile_is_refused_or_waits(jobsite):
+    first = subprocess.Popen([str(jobsite.path("bin", "jobs")), "run", "report"], stdout=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: "report started" in done(jobsite))
+        refused = jobsite.bin("jobs", "run", "report", check=False)
+        assert refused.returncode == 75 and "job report is running already (pid " in refused.stderr, refused
+        waited = jobsite.bin("jobs", "run", "report", "--wait")  # runs once the first has ended
+        assert "[jobs] job report ended with 0 after " in waited.stdout
+    finally:
+        assert first.wait(timeout=60) == 0
+    assert done(jobsite)[-4:] == ["report started", "report done", "report started", "report done"]
+    assert "report written" in jobsite.path("var", "log", "jobs", "report.log").read_text()
+    listed = jobsite.bin("jobs", "list").stdout
+    assert "report: *-*-* 03:30:00, bin/django report --seconds 3; last run " in listed and "exit status 0" in listed
+    assert "clearsessions: daily, bin/django clearsessions; never run" in listed
+    assert "ended with 0" in jobsite.bin("jobs", "run", "clearsessions").stdout
+
+
+def test_the_jobs_timers_and_services_are_valid(jobsite):
+    units = sorted(jobsite.path("parts", "jobs").glob("*.timer")) + sorted(jobsite.path("parts", "jobs").glob("*.service"))
+    assert len(units) == 4
+    result = subprocess.run(["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True)
+    problems = [line for line in result.stderr.splitlines() if "/parts/jobs/" in line]
+    assert result.returncode == 0 and not problems, result.stderr
+    timer = jobsite.path("parts", "jobs", f"djangowsgi-{jobsite.directory.name}-jobs-report.timer").read_text()
+    assert "OnCalendar=*-*-* 03:30:00\n" in timer and "Persistent=true\n" in timer
+
+
+@pytest.mark.parametrize("jobs, message", [
+    ("nightly | every night | clearsessions", "option jobs: 'every night' (job nightly) is not a systemd calendar "
+                                              "event such as daily, hourly or *-*-* 03:00:00"),
+    ("nightly | daily | no_such_command", "option jobs: 'no_such_command' (job nightly) is no management command"),
+])
+def test_a_bad_job_is_refused_in_one_line_and_the_last_files_stay(jobsite, jobs, message):
+    kept = jobsite.path("bin", "jobs").read_text()
+    parts = PARTS.replace("    clearsessions | daily | clearsessions\n", f"    {jobs}\n")
+    assert parts != PARTS
+    jobsite.path("buildout.cfg").write_text(config(parts))
+    try:
+        error = one_line_error(jobsite.run(check=False))
+        assert error.startswith("Error: djangowsgi part [jobs], ") and message in error, error
+        assert jobsite.path("bin", "jobs").read_text() == kept
     finally:
         jobsite.path("buildout.cfg").write_text(config())
         jobsite.run()

@@ -70,3 +70,41 @@ def test_a_console_script_is_found_in_the_eggs_entry_points(tmp_path):
     (egg / "EGG-INFO" / "entry_points.txt").write_text("[console_scripts]\ncelery = celery.__main__:main\n")
     assert worker.console_script([str(tmp_path / "other"), str(egg)], "celery") == ("celery.__main__", ["main"])
     assert worker.console_script([str(egg)], "rqworker") is None
+
+
+JOBS = {"recipe": "djangowsgi:jobs", "eggs": "mysite", "settings": "mysite.settings",
+        "jobs": "clearsessions | daily | clearsessions\nreport | *-*-* 03:30:00 | report --seconds 3"}
+
+
+def read_jobs(**changes):
+    from djangowsgi import jobs
+    options = {key: value for key, value in {**JOBS, **changes}.items() if value is not None}
+    return jobs.Recipe.checked(buildout(parts="jobs"), "jobs", options)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"jobs": None}, "option jobs: is required: NAME | SCHEDULE | COMMAND lines"),
+    ({"jobs": "clearsessions daily clearsessions"}, "option jobs: 'clearsessions daily clearsessions' is not "
+                                                    "NAME | SCHEDULE | COMMAND"),
+    ({"jobs": "clear sessions | daily | clearsessions"}, "option jobs: 'clear sessions' is not a job name"),
+    ({"jobs": "a | daily | clearsessions\na | hourly | clearsessions"}, "option jobs: a named twice"),
+    ({"jobs": "a | daily; rm -rf / | clearsessions"}, "option jobs: 'daily; rm -rf /' (job a) is not a systemd "
+                                                      "calendar event"),
+    ({"jobs": "a | daily | report 'unclosed"}, "option jobs: the command of job a cannot be split into arguments"),
+    ({"user": "nobody-here"}, "option user: no account 'nobody-here' on this machine"),
+])
+def test_bad_jobs_are_one_line_naming_the_part_and_the_option(changes, message):
+    error = error_of(lambda: read_jobs(**changes))
+    assert error.startswith("djangowsgi part [jobs], option ") and message in error, error
+
+
+def test_each_job_gets_a_timer_and_a_service_running_bin_part_run_name():
+    recipe = read_jobs()
+    recipe.paths = ["/srv/mysite"]
+    files = recipe.render()
+    timer = files["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.timer"][0]
+    service = files["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.service"][0]
+    assert "OnCalendar=*-*-* 03:30:00\n" in timer and "Unit=djangowsgi-mysite-jobs-report.service\n" in timer
+    assert "Type=oneshot\nExecStart=/srv/mysite/bin/jobs run report\n" in service
+    assert "'report': ['report', '--seconds', '3']" in files[recipe.job_script][0]
+    assert recipe.config().user == "www-data"

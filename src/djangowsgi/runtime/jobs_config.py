@@ -1,13 +1,15 @@
 """What the jobs recipe tells bin/<jobs part>: one typed, versioned object,
 written into the generated script as a dict and rebuilt from it
-(``JobsConfig.from_script``, which reads the scripts of older releases too)."""
-from dataclasses import asdict, dataclass, fields
+(``from_script``, runtime/contract.py)."""
+from dataclasses import dataclass
 
-CONFIG_VERSION = 1
+from djangowsgi.runtime.contract import ScriptContract
 
 
 @dataclass(frozen=True)
-class JobsConfig:
+class JobsConfig(ScriptContract):
+    SCRIPT = "bin/<jobs part>"
+
     part: str
     job_script: str  # parts/<part>/job NAME: runs that job's command once, in the eggs' Python
     python: str
@@ -16,15 +18,3 @@ class JobsConfig:
     group: str
     run_directory: str  # var/run/<part>: each job's lock and last run
     log_directory: str  # var/log/<part>: each job's log
-
-    @classmethod
-    def from_script(cls, values):
-        version = values.get("config_version", 1)
-        if version > CONFIG_VERSION:
-            raise ValueError(f"bin/<jobs part> was written by a newer djangowsgi (config version {version}): "
-                             f"run bin/buildout again")
-        known = {each.name for each in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-    def to_script(self):
-        return {"config_version": CONFIG_VERSION, **asdict(self)}

@@ -1,13 +1,15 @@
 """What the worker recipe tells bin/<worker part>: one typed, versioned object,
 written into the generated script as a dict and rebuilt from it
-(``WorkerConfig.from_script``, which reads the scripts of older releases too)."""
-from dataclasses import asdict, dataclass, fields
+(``from_script``, runtime/contract.py)."""
+from dataclasses import dataclass
 
-CONFIG_VERSION = 1
+from djangowsgi.runtime.contract import ScriptContract
 
 
 @dataclass(frozen=True)
-class WorkerConfig:
+class WorkerConfig(ScriptContract):
+    SCRIPT = "bin/<worker part>"
+
     part: str
     worker: str  # parts/<part>/worker: runs the command once, in the eggs' Python
     python: str
@@ -22,15 +24,3 @@ class WorkerConfig:
     log_rotation: str
     prune_logs: str
     unit: str  # parts/<part>/<unit name>
-
-    @classmethod
-    def from_script(cls, values):
-        version = values.get("config_version", 1)
-        if version > CONFIG_VERSION:
-            raise ValueError(f"bin/<worker part> was written by a newer djangowsgi (config version {version}): "
-                             f"run bin/buildout again")
-        known = {each.name for each in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-    def to_script(self):
-        return {"config_version": CONFIG_VERSION, **asdict(self)}

@@ -14,6 +14,7 @@ from djangowsgi.machine import Machine
 from djangowsgi.project import ProjectRecipe, bin_path, command_problem, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.jobs_config import JobsConfig
+from djangowsgi.worker import systemd_user
 
 JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 # What a systemd calendar event may hold (systemd.time(7)); systemd-analyze calendar says the rest.
@@ -84,6 +85,7 @@ class Recipe(ProjectRecipe):
         for job in self.jobs:
             service, timer = f"{self.unit_prefix}-{job['name']}.service", f"{self.unit_prefix}-{job['name']}.timer"
             names = dict(unit_name=service, timer_name=timer, job=job["name"], part=self.name,
+                         user_line=systemd_user(self.user, self.group),
                          schedule=job["schedule"], script=self.script,
                          service_path=os.path.join(self.directory, service),
                          timer_path=os.path.join(self.directory, timer),

@@ -99,10 +99,11 @@ def command_problem(script, name):
 
 
 def site_account(part, machine):
-    """(user, group) a part's processes run as when buildout runs as root: ``user``
-    (by default the account Apache's daemons get, www-data); ("", "") otherwise."""
+    """(user, group) a part's processes run as. As root, ``user`` (by default the
+    account Apache's daemons get, www-data) and its group, which they drop to;
+    else the account running buildout, and no group: nothing to drop."""
     if machine.euid != 0:
-        return part.get("user", ""), ""
+        return machine.default_user(), ""
     user = part.get("user", machine.default_user())
     if not machine.accounts.user(user):
         raise part.error("user", f"no account {user!r} on this machine")

@@ -100,7 +100,7 @@ class Recipe(ProjectRecipe):
             "worker.service.in", unit_name=self.unit_name, unit_path=config.unit, part=self.name,
             description=f"{self.processes} worker(s) of {what} (djangowsgi part [{self.name}])",
             script=self.script, stop_signal=self.stop_signal, stop_timeout=self.stop_timeout,
-            timeout_stop=self.stop_timeout + 15, user_line="" if self.group or not self.user else f"User={self.user}\n")
+            timeout_stop=self.stop_timeout + 15, user_line=systemd_user(self.user, self.group))
         return {self.worker: (worker, 0o755), self.script: (control, 0o755), config.unit: (unit, 0o644),
                 config.prune_logs: (render.template("prune-logs.in", part=self.name, keep=self.log_keep), 0o755)}
 
@@ -119,6 +119,12 @@ class Recipe(ProjectRecipe):
                                              f"(bin/<django part> help lists them)")
         if problem:
             raise self.part.error("command", f"cannot load the project to check it: {problem}")
+
+
+def systemd_user(user, group):
+    """The unit's User= line: none as root (the supervisor drops to ``user`` itself), else
+    the account that ran buildout, for a unit that systemd would otherwise run as root."""
+    return "" if group else f"User={user}\n"
 
 
 def console_script(paths, name):

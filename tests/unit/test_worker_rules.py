@@ -108,3 +108,14 @@ def test_each_job_gets_a_timer_and_a_service_running_bin_part_run_name():
     assert "Type=oneshot\nExecStart=/srv/mysite/bin/jobs run report\n" in service
     assert "'report': ['report', '--seconds', '3']" in files[recipe.job_script][0]
     assert recipe.config().user == "www-data"
+
+
+def test_built_without_root_the_units_run_as_the_builder_and_nothing_is_dropped(monkeypatch):
+    monkeypatch.setattr(worker.Machine, "probe", staticmethod(lambda: machine(euid=1001, login="mysite")))
+    recipe = read()
+    recipe.paths = ["/srv/mysite"]
+    assert (recipe.user, recipe.group) == ("mysite", "")
+    assert "User=mysite\n" in recipe.render()[recipe.config().unit][0]
+    jobs = read_jobs()
+    jobs.paths = ["/srv/mysite"]
+    assert "User=mysite\n" in jobs.render()["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.service"][0]

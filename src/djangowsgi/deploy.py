@@ -42,7 +42,9 @@ class Recipe(ReadFirst):
         self.release_step = part.lines("release-step")
         self.after_switch = part.lines("after-switch")
         self.apache_part = self._part_of("djangowsgi:apache")
-        self.django_part = self._part_of("djangowsgi:django")
+        django_part = self._part_of("djangowsgi:django")
+        # bin/<its control-script> on the hosts tells where their settings keep the site's data.
+        self.django_script = (buildout[django_part].get("control-script") or django_part) if django_part else ""
         self.data_on_each_host = part.boolean("data-on-each-host", False)
         server_name = buildout[self.apache_part].get("server-name", "") if self.apache_part else ""
         self.health_host = part.get("health-host", "" if "*" in server_name else server_name)
@@ -162,7 +164,7 @@ class Recipe(ReadFirst):
             balancer=self.balancer,
             balancer_host=self.balancer_host,
             release_step=self.release_step,
-            django_part=self.django_part or "",
+            django_script=self.django_script,
             data_on_each_host=self.data_on_each_host,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads

@@ -11,7 +11,7 @@ import sys
 
 from djangowsgi import lifecycle, render
 from djangowsgi.machine import Machine
-from djangowsgi.project import ProjectRecipe, bin_path, command_problem, site_account
+from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.jobs_config import JobsConfig
 from djangowsgi.worker import systemd_user
@@ -104,14 +104,14 @@ class Recipe(ProjectRecipe):
         return []  # see lifecycle.py
 
     def check_commands(self):
-        script = self.render()[self.job_script][0]
+        try:
+            missing = missing_commands(self.render()[self.job_script][0], [job["command"][0] for job in self.jobs])
+        except ProjectError as e:
+            raise self.part.error("jobs", f"cannot load the project to check the jobs' commands: {e}") from None
         for job in self.jobs:
-            problem = command_problem(script, job["command"][0])
-            if problem == "missing":
+            if job["command"][0] in missing:
                 raise self.part.error("jobs", f"{job['command'][0]!r} (job {job['name']}) is no management "
                                               f"command of the project (bin/<django part> help lists them)")
-            if problem:
-                raise self.part.error("jobs", f"cannot load the project to check job {job['name']}: {problem}")
 
 
 def valid_schedule(schedule):

@@ -1,5 +1,4 @@
 """Recipe ``djangowsgi:django``: bin/<part>, the project's manage.py."""
-import os
 import subprocess
 import sys
 

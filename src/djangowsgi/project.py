@@ -72,30 +72,35 @@ def bin_path(buildout, script_name):
 
 
 # Runs a generated script's set-up (sys.path, environment), not its main block,
-# then asks Django whether the command exists.
-HAS_COMMAND = """\
+# then prints which of the commands named Django does not know.
+MISSING_COMMANDS = """\
 import runpy, sys
 runpy.run_path(sys.argv[1], run_name="djangowsgi")
 import django
 django.setup()
 from django.core.management import get_commands
-sys.exit(0 if sys.argv[2] in get_commands() else 3)
+print("missing:", *[name for name in sys.argv[2:] if name not in get_commands()])
 """
 
 
-def command_problem(script, name):
-    """Why ``name`` is not a management command of the project that ``script`` (a
-    generated script's text) sets up: "missing", what loading the project said, or None."""
+def missing_commands(script, names):
+    """Which of ``names`` are no management commands of the project that ``script``
+    (a generated script's text) sets up, in one load of it; ProjectError with what
+    loading the project said when it fails."""
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "script")
         with open(path, "w") as f:
             f.write(script)
-        result = subprocess.run([sys.executable, "-c", HAS_COMMAND, path, name], capture_output=True, text=True)
-    if result.returncode == 3:
-        return "missing"
-    if result.returncode:
-        return ((result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"])[0]
-    return None
+        result = subprocess.run([sys.executable, "-c", MISSING_COMMANDS, path, *names], capture_output=True,
+                                text=True)
+    said = result.stdout.strip().splitlines()
+    if result.returncode or not said or not said[-1].startswith("missing:"):
+        raise ProjectError(((result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"])[0])
+    return said[-1].split()[1:]
+
+
+class ProjectError(Exception):
+    """The project could not be loaded (its settings, its eggs)."""
 
 
 def site_account(part, machine):

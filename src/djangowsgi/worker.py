@@ -10,7 +10,7 @@ import sys
 
 from djangowsgi import lifecycle, render
 from djangowsgi.machine import Machine
-from djangowsgi.project import ProjectRecipe, bin_path, command_problem, site_account
+from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.worker_config import WorkerConfig
 
@@ -113,12 +113,13 @@ class Recipe(ProjectRecipe):
         return []  # see lifecycle.py
 
     def check_command(self):
-        problem = command_problem(self.render()[self.worker][0], self.arguments[0])
-        if problem == "missing":
+        try:
+            missing = missing_commands(self.render()[self.worker][0], [self.arguments[0]])
+        except ProjectError as e:
+            raise self.part.error("command", f"cannot load the project to check it: {e}") from None
+        if missing:
             raise self.part.error("command", f"{self.arguments[0]!r} is no management command of the project "
                                              f"(bin/<django part> help lists them)")
-        if problem:
-            raise self.part.error("command", f"cannot load the project to check it: {problem}")
 
 
 def systemd_user(user, group):

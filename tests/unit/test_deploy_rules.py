@@ -367,7 +367,7 @@ def django_saying(engine, name, media):
 def test_several_hosts_each_keeping_the_sites_data_are_refused_before_any_switch(world, capsys, engine, media, kept):
     previous = first(world, capsys)
     base = str(world.base(HOSTS[0]))
-    config = world.config(django_part="django", release_step=["touch migrated"])
+    config = world.config(django_script="django", release_step=["touch migrated"])
     files = django_saying(engine, "/srv/db.sqlite3", media.format(base=base))
     assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", files=files) == 1
     out, lines = summary(capsys)
@@ -383,13 +383,13 @@ def test_several_hosts_each_keeping_the_sites_data_are_refused_before_any_switch
 def test_the_sites_data_on_each_host_is_let_through_when_meant_shared_or_on_one_host(world, capsys):
     first(world, capsys)
     sqlite = django_saying("django.db.backends.sqlite3", "db.sqlite3", "")
-    meant = world.config(django_part="django", data_on_each_host=True)
+    meant = world.config(django_script="django", data_on_each_host=True)
     assert deploy(world, meant, "20261201000002-bbbbbbb", content="content-2", files=sqlite) == 0
     assert not world.did(HOSTS[0], "read where the site keeps its data")
-    one = world.config(django_part="django", hosts=world.specs[:1])
+    one = world.config(django_script="django", hosts=world.specs[:1])
     assert deploy(world, one, "20261201000003-ccccccc", content="content-3", files=sqlite) == 0
     shared = django_saying("django.db.backends.postgresql", "mysite", "/mnt/shared/media")
-    assert deploy(world, world.config(django_part="django"), "20261201000004-ddddddd", content="content-4",
+    assert deploy(world, world.config(django_script="django"), "20261201000004-ddddddd", content="content-4",
                   files=shared) == 0
     assert world.did(HOSTS[0], "read where the site keeps its data")
     assert {world.current(n) for n in HOSTS} == {"20261201000004-ddddddd"}

@@ -354,6 +354,16 @@ def test_deploy_reads_the_apache_part_it_reloads():
     assert recipe.health_host == "www.mysite.example"
 
 
+def test_deploy_asks_the_django_parts_own_script_where_the_site_keeps_its_data():
+    sections = buildout(parts="manage deploy", manage={"recipe": "djangowsgi:django", "control-script": "django"})
+    assert deploy.Recipe.checked(sections, "deploy", DEPLOY).django_script == "django"
+    sections = buildout(parts="manage deploy", manage={"recipe": "djangowsgi:django"})
+    assert deploy.Recipe.checked(sections, "deploy", DEPLOY).django_script == "manage"
+    assert deploy.Recipe.checked(buildout(parts="deploy"), "deploy", DEPLOY).django_script == ""
+    assert "data-on-each-host: 'sometimes' is not true or false" in error_of(
+        lambda: deploy.Recipe.checked(buildout(parts="deploy"), "deploy", {**DEPLOY, "data-on-each-host": "sometimes"}))
+
+
 def test_mod_wsgi_is_found_under_the_name_the_distribution_gives_it(tmp_path):
     assert system.find_mod_wsgi(str(tmp_path)) == str(tmp_path / "mod_wsgi.so")  # named in the error
     (tmp_path / "mod_wsgi_python3.so").write_bytes(b"")  # Fedora's

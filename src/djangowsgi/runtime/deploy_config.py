@@ -45,7 +45,7 @@ class DeployConfig:
     balancer: str = ""  # bin/<balancer part> that drains each host before it changes, or ""
     balancer_host: str = ""  # [user@]host[:port] it runs on over SSH, or "" for this machine
     release_step: list = field(default_factory=list)  # once a deploy, on one host, between builds and switches
-    django_part: str = ""  # its bin/<part> tells where the hosts keep the site's data
+    django_script: str = ""  # the django part's bin/ script: it tells where the hosts keep the site's data
     data_on_each_host: bool = False  # several hosts, each with its own SQLite database or MEDIA_ROOT, on purpose
 
     @classmethod

@@ -200,7 +200,10 @@ database = settings.DATABASES.get("default", {})
 engine, name = database.get("ENGINE", ""), str(database.get("NAME", ""))
 if engine.endswith("sqlite3") and name and not name.startswith(":"):
     name = os.path.realpath(name)
-media = os.path.realpath(str(settings.MEDIA_ROOT)) if settings.MEDIA_ROOT else ""
+# Uploads land in MEDIA_ROOT only with the file system storage (not with S3's, say).
+storage = getattr(settings, "STORAGES", {}).get("default", {}).get("BACKEND", "")
+on_disk = storage.endswith("FileSystemStorage") and settings.MEDIA_ROOT
+media = os.path.realpath(str(settings.MEDIA_ROOT)) if on_disk else ""
 print(json.dumps({"engine": engine, "name": name, "media": media}))
 """
 
@@ -209,17 +212,17 @@ def data_on_each_host(config, host, release):
     """Why a deploy to several hosts would give each its own database or uploads
     (SQLite, or a MEDIA_ROOT on the host's own disk), as the new release's settings
     say on ``host``; None when they share them, or the user means it."""
-    if len(config.hosts) < 2 or not config.django_part or config.data_on_each_host or host.dry_run:
+    if len(config.hosts) < 2 or not config.django_script or config.data_on_each_host or host.dry_run:
         return None
     rel = f"{host.base}/releases/{release}"
     try:
         said = host.run("read where the site keeps its data",
-                        f"cd {q(rel)} && bin/{q(config.django_part)} shell -c {q(SITE_DATA)}")
+                        f"cd {q(rel)} && bin/{q(config.django_script)} shell -c {q(SITE_DATA)}")
         data = json.loads(said.strip().splitlines()[-1])
     except StepFailed as e:
         return str(e)
     except (ValueError, IndexError):
-        return f"bin/{config.django_part} shell did not say where the site keeps its data: {said.strip()[-300:]!r}"
+        return f"bin/{config.django_script} shell did not say where the site keeps its data: {said.strip()[-300:]!r}"
     kept = []
     if data["engine"].endswith("sqlite3"):
         kept.append(f"its database in SQLite ({data['name']})")

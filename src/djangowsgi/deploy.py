@@ -9,7 +9,7 @@ from djangowsgi import eggs, render
 from djangowsgi.runtime.files import write_if_changed
 from djangowsgi.options import PartOptions, ReadFirst
 from djangowsgi.runtime import shipping
-from djangowsgi.runtime.deploy_config import DeployConfig
+from djangowsgi.runtime.deploy_config import ROLES, DeployConfig
 
 HOST = re.compile(r"(?:(?P<user>[A-Za-z_][A-Za-z0-9_.-]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])"
                   r"(?::(?P<port>\d+))?\Z")
@@ -42,6 +42,9 @@ class Recipe(ReadFirst):
         self.release_step = part.lines("release-step")
         self.after_switch = part.lines("after-switch")
         self.apache_part = self._part_of("djangowsgi:apache")
+        self.worker_parts = self._parts_of("djangowsgi:worker")
+        self.jobs_parts = self._parts_of("djangowsgi:jobs")
+        self.roles = self._roles(part.lines("roles"))
         django_part = self._part_of("djangowsgi:django")
         # bin/<its control-script> on the hosts tells where their settings keep the site's data.
         self.django_script = (buildout[django_part].get("control-script") or django_part) if django_part else ""
@@ -114,10 +117,38 @@ class Recipe(ReadFirst):
 
     def _part_of(self, recipe):
         """The part in parts that ``recipe`` makes (djangowsgi:apache), if any."""
-        for name in self.buildout["buildout"].get("parts", "").split():
-            if name != self.name and self.buildout[name].get("recipe") == recipe:
-                return name
-        return None
+        return (self._parts_of(recipe) or [None])[0]
+
+    def _parts_of(self, recipe):
+        return [name for name in self.buildout["buildout"].get("parts", "").split()
+                if name != self.name and self.buildout[name].get("recipe") == recipe]
+
+    def _roles(self, lines):
+        """Each host's roles: ``HOST = ROLE ...`` lines; a host not named serves the web
+        site and runs the workers; the jobs run on one host, the first unless a line says."""
+        named = {}
+        for line in lines:
+            spec, equals, roles = (each.strip() for each in line.partition("="))
+            if not equals or not roles.split():
+                raise self.part.error("roles", f"{line!r} is not HOST = ROLE ... (roles: {', '.join(ROLES)})")
+            if spec not in self.hosts:
+                raise self.part.error("roles", f"{spec!r} is not one of hosts (write it as hosts does)")
+            if spec in named:
+                raise self.part.error("roles", f"{spec} is named twice")
+            unknown = [role for role in roles.split() if role not in ROLES]
+            if unknown:
+                raise self.part.error("roles", f"{unknown[0]!r} ({spec}) is not a role: {', '.join(ROLES)}")
+            named[spec] = sorted(set(roles.split()), key=ROLES.index)
+        roles = {spec: named.get(spec, ["web", "workers"]) for spec in self.hosts}
+        if not any("jobs" in each for each in named.values()):
+            roles[self.hosts[0]] = sorted(set(roles[self.hosts[0]]) | {"jobs"}, key=ROLES.index)
+        jobs = [spec for spec, each in roles.items() if "jobs" in each]
+        if len(jobs) > 1:
+            raise self.part.error("roles", f"jobs is given to {', '.join(jobs)}: give it to one host, so that each "
+                                           f"job runs once")
+        if self.apache_part and not any("web" in each for each in roles.values()):
+            raise self.part.error("roles", f"no host has the web role: nothing would serve [{self.apache_part}]")
+        return roles
 
     def check_balancer(self):
         """At install: the balancer part (built before this one) has written its bin/<part>."""
@@ -166,6 +197,9 @@ class Recipe(ReadFirst):
             release_step=self.release_step,
             django_script=self.django_script,
             data_on_each_host=self.data_on_each_host,
+            roles=self.roles,
+            worker_parts=self.worker_parts,
+            jobs_parts=self.jobs_parts,
         )
         try:  # here, where an index is at hand, so that bin/deploy only uploads
             shipping.prepare(config)

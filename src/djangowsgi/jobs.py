@@ -11,7 +11,7 @@ import sys
 
 from djangowsgi import lifecycle, render
 from djangowsgi.machine import Machine
-from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, site_account
+from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, served_from, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.jobs_config import JobsConfig
 from djangowsgi.worker import systemd_user
@@ -43,6 +43,7 @@ class Recipe(ProjectRecipe):
         self.run_directory = os.path.join(directory, "var", "run", self.name)
         self.log_directory = os.path.join(directory, "var", "log", self.name)
         self.unit_prefix = f"djangowsgi-{os.path.basename(directory)}-{self.name}"
+        self.served = served_from(part, buildout)
 
     def _job(self, line):
         fields = [field.strip() for field in line.split("|")]
@@ -67,9 +68,11 @@ class Recipe(ProjectRecipe):
         self.check_commands()  # here, before buildout removes anything of the last good run
 
     def config(self):
-        return JobsConfig(part=self.name, job_script=self.job_script, python=sys.executable, jobs=self.jobs,
-                          user=self.user, group=self.group, run_directory=self.run_directory,
-                          log_directory=self.log_directory)
+        """The contract, its paths as the timers reach them (served-from)."""
+        served = self.served
+        return JobsConfig(part=self.name, job_script=served(self.job_script), python=sys.executable,
+                          jobs=self.jobs, user=self.user, group=self.group,
+                          run_directory=served(self.run_directory), log_directory=served(self.log_directory))
 
     def render(self):
         """{path: (content, mode)} of the part's files."""
@@ -86,13 +89,13 @@ class Recipe(ProjectRecipe):
             service, timer = f"{self.unit_prefix}-{job['name']}.service", f"{self.unit_prefix}-{job['name']}.timer"
             names = dict(unit_name=service, timer_name=timer, job=job["name"], part=self.name,
                          user_line=systemd_user(self.user, self.group),
-                         schedule=job["schedule"], script=self.script,
-                         service_path=os.path.join(self.directory, service),
-                         timer_path=os.path.join(self.directory, timer),
+                         schedule=job["schedule"], script=self.served(self.script),
+                         service_path=self.served(os.path.join(self.directory, service)),
+                         timer_path=self.served(os.path.join(self.directory, timer)),
                          description=f"job {job['name']} of djangowsgi part [{self.name}]: bin/django "
                                      f"{shlex.join(job['command'])}")
-            files[names["service_path"]] = (render.template("job.service.in", **names), 0o644)
-            files[names["timer_path"]] = (render.template("job.timer.in", **names), 0o644)
+            files[os.path.join(self.directory, service)] = (render.template("job.service.in", **names), 0o644)
+            files[os.path.join(self.directory, timer)] = (render.template("job.timer.in", **names), 0o644)
         return files
 
     def write(self):

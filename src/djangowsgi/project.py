@@ -67,6 +67,18 @@ class ProjectRecipe(ReadFirst):
         self.write()
 
 
+def served_from(part, buildout):
+    """A function giving a path inside the buildout as the site's processes reach it:
+    through ``served-from`` (a deploy sets it to <path>/current, so that a restart
+    after a switch takes the new release), the buildout's own path by default."""
+    directory = buildout["buildout"]["directory"].rstrip("/")
+    served = part.absolute_path("served-from", directory)
+
+    def reach(path):
+        return served + path[len(directory):] if path == directory or path.startswith(directory + "/") else path
+    return reach
+
+
 def bin_path(buildout, script_name):
     return os.path.join(buildout["buildout"]["bin-directory"], script_name)
 

@@ -10,7 +10,7 @@ import sys
 
 from djangowsgi import lifecycle, render
 from djangowsgi.machine import Machine
-from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, site_account
+from djangowsgi.project import ProjectError, ProjectRecipe, bin_path, missing_commands, served_from, site_account
 from djangowsgi.runtime.files import make_directory, write_if_changed
 from djangowsgi.runtime.worker_config import WorkerConfig
 
@@ -52,6 +52,7 @@ class Recipe(ProjectRecipe):
         self.run_directory = os.path.join(directory, "var", "run", self.name)
         self.log = os.path.join(directory, "var", "log", self.name, "worker.log")
         self.unit_name = f"djangowsgi-{os.path.basename(directory)}-{self.name}.service"
+        self.served = served_from(part, buildout)
 
     def setup(self):
         super().setup()
@@ -79,12 +80,14 @@ class Recipe(ProjectRecipe):
                 f"    sys.exit(target())\n")
 
     def config(self):
+        """The contract, its paths as the running supervisor reaches them (served-from)."""
+        served = self.served
         return WorkerConfig(
-            part=self.name, worker=self.worker, python=sys.executable, processes=self.processes,
+            part=self.name, worker=served(self.worker), python=sys.executable, processes=self.processes,
             stop_signal=self.stop_signal, stop_timeout=self.stop_timeout, user=self.user, group=self.group,
-            run_directory=self.run_directory, log=self.log, rotatelogs=self.rotatelogs,
-            log_rotation=self.log_rotation, prune_logs=os.path.join(self.directory, "prune-logs"),
-            unit=os.path.join(self.directory, self.unit_name))
+            run_directory=served(self.run_directory), log=served(self.log), rotatelogs=self.rotatelogs,
+            log_rotation=self.log_rotation, prune_logs=served(os.path.join(self.directory, "prune-logs")),
+            unit=served(os.path.join(self.directory, self.unit_name)), script=served(self.script))
 
     def render(self):
         """{path: (content, mode)} of the part's files."""
@@ -99,10 +102,12 @@ class Recipe(ProjectRecipe):
         unit = render.template(
             "worker.service.in", unit_name=self.unit_name, unit_path=config.unit, part=self.name,
             description=f"{self.processes} worker(s) of {what} (djangowsgi part [{self.name}])",
-            script=self.script, stop_signal=self.stop_signal, stop_timeout=self.stop_timeout,
+            script=config.script, stop_signal=self.stop_signal, stop_timeout=self.stop_timeout,
             timeout_stop=self.stop_timeout + 15, user_line=systemd_user(self.user, self.group))
-        return {self.worker: (worker, 0o755), self.script: (control, 0o755), config.unit: (unit, 0o644),
-                config.prune_logs: (render.template("prune-logs.in", part=self.name, keep=self.log_keep), 0o755)}
+        return {self.worker: (worker, 0o755), self.script: (control, 0o755),
+                os.path.join(self.directory, self.unit_name): (unit, 0o644),
+                os.path.join(self.directory, "prune-logs"): (
+                    render.template("prune-logs.in", part=self.name, keep=self.log_keep), 0o755)}
 
     def write(self):
         make_directory(self.directory)

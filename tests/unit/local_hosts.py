@@ -18,7 +18,8 @@ from djangowsgi.runtime.front_door import FrontDoor
 from djangowsgi.runtime.hosts import ConnectionLost, Host, StepFailed
 
 # Steps that would run the site's own buildout or server: done here as they would succeed.
-PRETENDED = ("run bin/buildout", "reload", "before-switch", "after-switch")
+PRETENDED = ("run bin/buildout", "reload", "before-switch", "after-switch", "restart the workers",
+             "stop the workers", "enable the jobs", "disable the jobs")
 
 
 class World:
@@ -28,7 +29,8 @@ class World:
         self.root = root
         self.steps = []  # (host name, step), in order
         self.down = set()  # host names that refuse connections
-        self.failing = {}  # (host name, step): "fail" or "lost"
+        self.failing = {}  # (host name, step): "fail", "fail once" or "lost"
+        self.workers_running = set()  # host names whose bin/<worker part> status says running
         self.unhealthy = set()  # host names whose health check fails
         self.specs = [f"root@127.0.0.{n}:22" for n in (2, 3, 4)]
 
@@ -110,12 +112,19 @@ class LocalHost(Host):
         self.doing = step
         self.world.steps.append((self.name, step))
         failing = self.world.failing.get((self.name, step))
+        if failing == "fail once":
+            del self.world.failing[(self.name, step)]
+            failing = "fail"
         if failing == "lost":
             raise ConnectionLost(step)
         if failing == "fail":
             raise StepFailed(step, f"exit 1: {step} failed on purpose")
         if step in PRETENDED:
             return ""
+        if step == "read the workers":
+            running = self.name in self.world.workers_running
+            return ("[tasks] supervisor pid 41, 1 worker(s) of /srv/releases/x/parts/tasks/worker:\nexit 0\n"
+                    if running else "[tasks] not running.\nexit 3\n")
         if step == "make the buildout virtualenv":
             venv = re.match(r"rm -rf (\S+) && ", command).group(1)
             command = f"mkdir -p {venv} && touch {venv}/.complete"

@@ -236,6 +236,10 @@ def test_the_deploy_config_reads_the_scripts_of_older_releases_and_refuses_newer
     assert written["config_version"] == CONFIG_VERSION and DeployConfig.from_script(written) == config
     older = {k: v for k, v in written.items() if k not in ("config_version", "djangowsgi_version")}  # 0.1.0's
     assert DeployConfig.from_script(older).djangowsgi_version == "unknown"
+    # Before roles (config version 2): every host the site and its workers, the first the jobs.
+    before_roles = DeployConfig.from_script({k: v for k, v in written.items() if k not in ("roles", "worker_parts",
+                                                                                          "jobs_parts")})
+    assert [before_roles.roles_of(s) for s in config.hosts] == [["web", "workers", "jobs"]] + [["web", "workers"]] * 2
     with pytest.raises(ValueError, match="written by a newer djangowsgi"):
         DeployConfig.from_script({**written, "config_version": CONFIG_VERSION + 1})
     assert commands.main({**written, "config_version": CONFIG_VERSION + 1}, ["status"]) == 2
@@ -393,3 +397,63 @@ def test_the_sites_data_on_each_host_is_let_through_when_meant_shared_or_on_one_
                   files=shared) == 0
     assert world.did(HOSTS[0], "read where the site keeps its data")
     assert {world.current(n) for n in HOSTS} == {"20261201000004-ddddddd"}
+
+
+ROLES = {spec(HOSTS[0]): ["web", "workers", "jobs"], spec(HOSTS[1]): ["web", "workers"], spec(HOSTS[2]): ["workers"]}
+
+
+def test_after_each_switch_the_workers_restart_onto_it_and_the_jobs_are_on_one_host_only(world, capsys):
+    """Roles: the web hosts reloaded, checked and drained on the balancer; the workers
+    restarted (a warm shutdown) once the host is on the new release; the jobs' timers
+    enabled on the jobs host and disabled on the others."""
+    config, front = behind(world, roles=ROLES, worker_parts=["tasks"], jobs_parts=["cron"])
+    first(world, capsys, roles=ROLES, worker_parts=["tasks"], jobs_parts=["cron"])
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2", front=front) == 0
+    steps = [(name, step) for name, step in world.steps if step not in ("list the releases", "prune")]
+    for name in HOSTS:
+        mine = [step for who, step in steps if who == name]
+        after = mine[mine.index("switch current"):]
+        web = name != HOSTS[2]
+        expected = ["switch current"] + ["reload", "pass the health check"] * web + [
+            "restart the workers", "enable the jobs" if name == HOSTS[0] else "disable the jobs", "mark the release"]
+        assert after == expected, (name, after)
+    assert ("balancer", f"drain {HOSTS[2]}") not in world.steps and ("balancer", f"drain {HOSTS[1]}") in world.steps
+    # The worker-only host is not the balancer's to check: its status says so, with its workers.
+    world.workers_running.update(HOSTS[:2])
+    capsys.readouterr()
+    assert commands.status(config, world.specs, world.host, front=front) == 1
+    out = capsys.readouterr().out
+    assert f"[{spec(HOSTS[2])}] current 20261201000002-bbbbbbb (djangowsgi 0.2.0.test), not a web host; " \
+           f"roles: workers" in out
+    assert f"[{spec(HOSTS[0])}] current 20261201000002-bbbbbbb (djangowsgi 0.2.0.test), healthy, on the balancer: " \
+           f"UP; roles: web workers jobs" in out
+    assert f"[{spec(HOSTS[0])}]   [tasks] supervisor pid 41, 1 worker(s) of /srv/releases/x" in out
+    assert f"[{spec(HOSTS[2])}]   [tasks] NOT running, but the host has the workers role" in out
+    world.workers_running.add(HOSTS[2])
+    assert commands.status(config, world.specs, world.host, front=front) == 0
+
+
+def test_workers_that_do_not_start_again_roll_the_host_back_and_restart_them_there(world, capsys):
+    previous = first(world, capsys, worker_parts=["tasks"])
+    world.failing[(HOSTS[0], "restart the workers")] = "fail once"
+    code = deploy(world, world.config(worker_parts=["tasks"]), "20261201000002-bbbbbbb", content="content-2")
+    _, lines = summary(capsys)
+    assert code == 1
+    assert lines[spec(HOSTS[0])] == f"FAILED to restart the workers, rolled back to {previous}"
+    assert lines[spec(HOSTS[1])] == f"not switched, still on {previous}"
+    mine = [step for who, step in world.steps if who == HOSTS[0]]
+    assert mine[mine.index("switch current"):] == ["switch current", "reload", "pass the health check",
+                                                   "restart the workers", "switch current", "reload",
+                                                   "restart the workers"]
+    assert world.current(HOSTS[0]) == previous
+
+
+def test_a_rollback_restarts_the_workers_on_the_release_it_goes_back_to(world, capsys):
+    first(world, capsys, worker_parts=["tasks"], roles=ROLES)
+    config = world.config(worker_parts=["tasks"], roles=ROLES)
+    assert deploy(world, config, "20261201000002-bbbbbbb", content="content-2") == 0
+    world.steps.clear()
+    assert commands.rollback(config, [spec(HOSTS[2])], world.host) == 0
+    assert [s for n, s in world.steps if s in ("switch current", "reload", "pass the health check",
+                                                 "restart the workers")] == ["switch current", "restart the workers"]
+    assert world.current(HOSTS[2]) == "20261201000001-aaaaaaa"

@@ -323,6 +323,16 @@ DEPLOY_BAD_INPUTS = [
     ({"balancer-host": "lb.example"}, "option balancer-host: needs balancer: the path of bin/<balancer part> there"),
     ({"balancer": "/srv/lb/bin/balancer", "balancer-host": "lb.example:70000"},
      "option balancer-host: port 70000 in 'lb.example:70000' is outside 1-65535"),
+    ({"roles": "deploy@web1.mysite.example web"}, "option roles: 'deploy@web1.mysite.example web' is not HOST = "
+                                                  "ROLE ... (roles: web, workers, jobs)"),
+    ({"roles": "web2.mysite.example = web"}, "option roles: 'web2.mysite.example' is not one of hosts (write it "
+                                             "as hosts does)"),
+    ({"roles": "deploy@web1.mysite.example = web cron"}, "option roles: 'cron' (deploy@web1.mysite.example) is "
+                                                         "not a role: web, workers, jobs"),
+    ({"roles": "deploy@web1.mysite.example = web\ndeploy@web1.mysite.example = jobs"},
+     "option roles: deploy@web1.mysite.example is named twice"),
+    ({"hosts": "web1\nweb2", "roles": "web1 = web jobs\nweb2 = workers jobs"},
+     "option roles: jobs is given to web1, web2: give it to one host, so that each job runs once"),
 ]
 
 
@@ -352,6 +362,21 @@ def test_deploy_reads_the_apache_part_it_reloads():
     recipe = deploy.Recipe.checked(sections, "deploy", DEPLOY)
     assert recipe.apache_part == "apache" and recipe.reload == "bin/apache reload"
     assert recipe.health_host == "www.mysite.example"
+
+
+def test_each_host_serves_the_site_and_runs_the_workers_and_one_host_the_jobs_unless_roles_say():
+    hosts = {"hosts": "web1\nweb2\nbatch1"}
+    sections = buildout(parts="apache tasks cron deploy", apache={"recipe": "djangowsgi:apache"},
+                        tasks={"recipe": "djangowsgi:worker"}, cron={"recipe": "djangowsgi:jobs"})
+    recipe = deploy.Recipe.checked(sections, "deploy", {**DEPLOY, **hosts})
+    assert (recipe.worker_parts, recipe.jobs_parts) == (["tasks"], ["cron"])
+    assert recipe.roles == {"web1": ["web", "workers", "jobs"], "web2": ["web", "workers"],
+                            "batch1": ["web", "workers"]}
+    recipe = deploy.Recipe.checked(sections, "deploy", {**DEPLOY, **hosts, "roles": "batch1 = jobs workers"})
+    assert recipe.roles == {"web1": ["web", "workers"], "web2": ["web", "workers"], "batch1": ["workers", "jobs"]}
+    assert error_of(lambda: deploy.Recipe.checked(sections, "deploy", {**DEPLOY, **hosts, "roles": (
+        "web1 = workers\nweb2 = workers\nbatch1 = jobs")})) == ("djangowsgi part [deploy], option roles: no host "
+                                                                  "has the web role: nothing would serve [apache]")
 
 
 def test_deploy_asks_the_django_parts_own_script_where_the_site_keeps_its_data():

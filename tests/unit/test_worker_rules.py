@@ -53,7 +53,7 @@ def test_the_rendered_files_and_the_contract_read_back(tmp_path):
     script = files[recipe.worker][0]
     assert "execute_from_command_line(['tasks'] + ['db_worker', '--queue-name', 'default'])" in script
     assert "os.environ['DJANGO_SETTINGS_MODULE'] = 'mysite.settings'" in script
-    unit = files[recipe.config().unit][0]
+    unit = files["/srv/mysite/parts/tasks/djangowsgi-mysite-tasks.service"][0]
     assert "ExecStart=/srv/mysite/bin/tasks foreground\n" in unit and "KillMode=mixed\n" in unit
     assert "TimeoutStopSec=45\n" in unit and "User=" not in unit  # root: the supervisor drops to www-data
     control = files[recipe.script][0]
@@ -62,6 +62,29 @@ def test_the_rendered_files_and_the_contract_read_back(tmp_path):
     assert WorkerConfig.from_script(namespace["CONFIG"]) == recipe.config()
     with pytest.raises(ValueError, match="written by a newer djangowsgi"):
         WorkerConfig.from_script({**namespace["CONFIG"], "config_version": 99})
+
+
+def test_under_served_from_the_supervisor_and_the_timers_reach_the_release_through_it():
+    """A deploy sets served-from to <path>/current: the files are written in the release, and
+    what runs later (the units, the supervisor's restart, the timers) goes through current."""
+    recipe = read(**{"served-from": "/srv/deploy/current"})
+    recipe.paths = ["/srv/mysite"]
+    files = recipe.render()
+    config = recipe.config()
+    assert set(files) == {"/srv/mysite/parts/tasks/worker", "/srv/mysite/bin/tasks",
+                          "/srv/mysite/parts/tasks/prune-logs",
+                          "/srv/mysite/parts/tasks/djangowsgi-mysite-tasks.service"}
+    assert (config.script, config.worker) == ("/srv/deploy/current/bin/tasks", "/srv/deploy/current/parts/tasks/worker")
+    assert config.run_directory == "/srv/deploy/current/var/run/tasks"
+    assert "ExecStart=/srv/deploy/current/bin/tasks foreground\n" in files[recipe.script.replace(
+        "bin/tasks", "parts/tasks/djangowsgi-mysite-tasks.service")][0]
+    jobs = read_jobs(**{"served-from": "/srv/deploy/current"})
+    jobs.paths = ["/srv/mysite"]
+    service = jobs.render()["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.service"][0]
+    assert "ExecStart=/srv/deploy/current/bin/jobs run report --scheduled\n" in service
+    assert jobs.config().job_script == "/srv/deploy/current/parts/jobs/job"
+    assert error_of(lambda: read(**{"served-from": "current"})) == (
+        "djangowsgi part [tasks], option served-from: 'current' is not an absolute path")
 
 
 def test_a_console_script_is_found_in_the_eggs_entry_points(tmp_path):
@@ -105,7 +128,7 @@ def test_each_job_gets_a_timer_and_a_service_running_bin_part_run_name():
     timer = files["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.timer"][0]
     service = files["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.service"][0]
     assert "OnCalendar=*-*-* 03:30:00\n" in timer and "Unit=djangowsgi-mysite-jobs-report.service\n" in timer
-    assert "Type=oneshot\nExecStart=/srv/mysite/bin/jobs run report\n" in service
+    assert "Type=oneshot\n" in service and "\nExecStart=/srv/mysite/bin/jobs run report --scheduled\n" in service
     assert "'report': ['report', '--seconds', '3']" in files[recipe.job_script][0]
     assert recipe.config().user == "www-data"
 
@@ -115,7 +138,7 @@ def test_built_without_root_the_units_run_as_the_builder_and_nothing_is_dropped(
     recipe = read()
     recipe.paths = ["/srv/mysite"]
     assert (recipe.user, recipe.group) == ("mysite", "")
-    assert "User=mysite\n" in recipe.render()[recipe.config().unit][0]
+    assert "User=mysite\n" in recipe.render()["/srv/mysite/parts/tasks/djangowsgi-mysite-tasks.service"][0]
     jobs = read_jobs()
     jobs.paths = ["/srv/mysite"]
     assert "User=mysite\n" in jobs.render()["/srv/mysite/parts/jobs/djangowsgi-mysite-jobs-report.service"][0]

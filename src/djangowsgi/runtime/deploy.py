@@ -8,8 +8,8 @@ import sys
 
 from djangowsgi.runtime.deploy_config import DeployConfig
 from djangowsgi.runtime.front_door import FrontDoor
-from djangowsgi.runtime.hosts import Host, StepFailed, in_threads, say
-from djangowsgi.runtime.releases import remove_unfinished
+from djangowsgi.runtime.hosts import Host, StepFailed, in_threads, q, say
+from djangowsgi.runtime.releases import remove_unfinished, settle_workers
 from djangowsgi.runtime.rollout import deploy
 
 
@@ -90,15 +90,18 @@ def rollback(config, specs, host_kind=Host, front=None):
         if not older:
             say(host.spec, f"on {current or 'no release'}: no earlier release to go back to")
             return False
-        if front:
+        web = "web" in config.roles_of(host.spec)
+        if front and web:
             front.drain(host.name)
         host.switch(older[-1])
-        if config.reload:
+        if config.reload and web:
             host.in_current("reload", config.reload)
-        healthy = host.healthy()
+        healthy = host.healthy() if web else True
         say(host.spec, f"rolled back from {current} to {older[-1]}" + ("" if healthy else ", NOT healthy"
                                                                            + (", left drained" if front else "")))
-        if healthy and front:
+        if healthy:
+            settle_workers(config, host)
+        if healthy and front and web:
             front.ready(host.name)
         return healthy
 
@@ -122,17 +125,43 @@ def status(config, specs, host_kind=Host, front=None):
 
     def action(host):
         current = host.current()
+        roles = config.roles_of(host.spec)
         remove_unfinished(host, current, remove=False)
-        healthy = host.healthy() if current else False
+        web = "web" in roles
+        healthy = (host.healthy() if web else True) if current else False
         state = "healthy" if healthy else "NOT healthy"
         built_with = f" (djangowsgi {host.built_with()})" if current else ""
         balancer = ""
-        if front:
+        if front and web:
             balancer = f", on the balancer: {' '.join(on_balancer.get(host.name, ['not a backend']))}"
-        say(host.spec, f"current {current or '(none)'}{built_with}, "
-                       f"{state if config.health_url else 'no health-url'}{balancer}")
-        return healthy
+        health = (state if config.health_url else "no health-url") if web else ("on no release" if not current
+                                                                                 else "not a web host")
+        say(host.spec, f"current {current or '(none)'}{built_with}, {health}{balancer}{shown_roles(config, roles)}")
+        workers_ok = all(worker_status(config, host, part, "workers" in roles) for part in config.worker_parts) \
+            if current else True
+        return healthy and workers_ok
     return 0 if all(for_each_host(config, specs, action, host_kind)) else 1
+
+
+def shown_roles(config, roles):
+    """"; roles: web workers" where the parts give roles a meaning beyond the web site."""
+    meant = {"web": bool(config.apache_part), "workers": bool(config.worker_parts), "jobs": bool(config.jobs_parts)}
+    shown = [role for role in roles if meant[role]]
+    return f"; roles: {' '.join(shown) or 'none'}" if config.worker_parts or config.jobs_parts else ""
+
+
+def worker_status(config, host, part, expected):
+    """Says what bin/<part> status says on the host; False when the workers of a host
+    with the workers role are not running."""
+    out = host.in_current("read the workers", f"{{ bin/{q(part)} status; echo \"exit $?\"; }} 2>&1")
+    lines = out.strip().splitlines()
+    running = bool(lines) and lines[-1] == "exit 0"
+    for line in lines[:-1]:
+        say(host.spec, f"  {line.strip()}")
+    if running != expected:
+        say(host.spec, f"  [{part}] " + ("NOT running, but the host has the workers role" if expected else
+                                         "running on a host without the workers role"))
+    return running or not expected
 
 
 def _front_door(config):

@@ -4,8 +4,9 @@ written into the generated script as a dict (``to_script``) and rebuilt from it
 and the facts a deploy learns as it runs, kept apart."""
 from dataclasses import asdict, dataclass, field, fields
 
-# 2: written by 0.2.0 (djangowsgi_version); scripts without "config_version" are older (1).
-CONFIG_VERSION = 2
+# 3: roles, worker and jobs parts; 2: djangowsgi_version; scripts without "config_version" are older (1).
+CONFIG_VERSION = 3
+ROLES = ("web", "workers", "jobs")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,19 @@ class DeployConfig:
     release_step: list = field(default_factory=list)  # once a deploy, on one host, between builds and switches
     django_script: str = ""  # the django part's bin/ script: it tells where the hosts keep the site's data
     data_on_each_host: bool = False  # several hosts, each with its own SQLite database or MEDIA_ROOT, on purpose
+    roles: dict = field(default_factory=dict)  # host as written in hosts: its roles (ROLES), every host named
+    worker_parts: list = field(default_factory=list)  # djangowsgi:worker parts: restarted after each switch
+    jobs_parts: list = field(default_factory=list)  # djangowsgi:jobs parts: their timers run on the jobs host
+
+    def roles_of(self, spec):
+        """What ``spec`` does: as the build named it, else (a script of 0.2.0's first
+        builds) the web site and the workers, and the jobs on the first host."""
+        if spec in self.roles:
+            return self.roles[spec]
+        return ["web", "workers"] + (["jobs"] if spec == self.hosts[0] else [])
+
+    def jobs_host(self):
+        return next((spec for spec in self.hosts if "jobs" in self.roles_of(spec)), None)
 
     @classmethod
     def from_script(cls, values):

@@ -1,6 +1,7 @@
 """Building a release on one host and putting it live there: what it lacks is
 shipped, the checkout unpacked and linked to the shared state, bin/buildout run;
-then before-switch, the switch of ``current``, the reload, the health check."""
+then before-switch, the switch of ``current``, the reload, the health check, the
+workers restarted onto the release and the jobs' timers on or off."""
 import concurrent.futures
 import os
 import time
@@ -175,8 +176,9 @@ def run_buildout(config, facts, host, layout, rel):
     started = time.monotonic()
     base = host.base
     settings = [f"buildout:eggs-directory={base}/shared/eggs", f"buildout:download-cache={base}/shared/downloads"]
-    if config.apache_part:
-        settings.append(f"{config.apache_part}:served-from={base}/current")
+    # What runs from the release later (Apache, the workers' supervisor, the timers) reaches it through current.
+    for part in [config.apache_part] * bool(config.apache_part) + config.worker_parts + config.jobs_parts:
+        settings.append(f"{part}:served-from={base}/current")
     environment = ""
     if config.ship_eggs:
         # Nothing may come from an index: a missing egg fails the build, loudly.
@@ -215,19 +217,23 @@ def go_live(config, facts, host, previous, release):
         if not e.lost:
             remove_release(config, [host], release)
         return False, e.outcome(previous)
+    web = "web" in config.roles_of(host.spec)
+    settled = False
     try:
         host.switch(release)
         host.say(f"switched current to {release}")
-        if config.reload:
+        if config.reload and web:
             host.in_current("reload", config.reload)
         for command in config.after_switch:
             host.say(f"running {command}")
             host.in_current("after-switch", command)
-        if not host.healthy():
+        if web and not host.healthy():
             raise StepFailed("pass the health check", f"{config.health_url.replace('{host}', host.name)} "
                                                       f"did not answer 200 within {config.health_timeout} s")
-        if config.health_url:
+        if config.health_url and web:
             host.say("healthy")
+        settled = True
+        settle_workers(config, host)
         names = host.run("mark the release", f"echo {q(facts.content)} > {q(rel + '/' + CONTENT)} && "
                                              f"touch {q(rel + '/' + DEPLOYED)} && ls -1 {q(host.base + '/releases')}")
         prune(config, host, release_names(names), release, previous)
@@ -243,12 +249,36 @@ def go_live(config, facts, host, previous, release):
             return False, f"FAILED to {e.step}, on {release} (no earlier release to go back to)"
         try:
             host.switch(previous)
-            if config.reload:
+            if config.reload and web:
                 host.in_current("reload", config.reload)
+            if settled:
+                settle_workers(config, host)
             host.say(f"rolled back to {previous}")
             return False, f"FAILED to {e.step}, rolled back to {previous}"
         except StepFailed as again:
             return False, f"FAILED to {e.step}, and rolling back failed too: {again}; release unknown"
+
+
+def settle_workers(config, host):
+    """After a switch, what the host's roles say of the release now current: its workers
+    restarted onto it (a warm shutdown of the old ones: a task in progress finishes on
+    the old code) or stopped; the jobs' timers enabled on the jobs host, disabled elsewhere."""
+    roles = config.roles_of(host.spec)
+    for part in config.worker_parts:
+        if "workers" in roles:
+            host.say(f"restarting the workers of [{part}] on the new release (warm shutdown of the old ones)")
+            said = host.in_current("restart the workers", f"bin/{q(part)} restart")
+            host.say((said.strip().splitlines() or ["restarted"])[-1])
+        else:
+            host.in_current("stop the workers", f"test ! -x bin/{q(part)} || bin/{q(part)} stop")
+    jobs_host = config.jobs_host()
+    for part in config.jobs_parts:
+        if "jobs" in roles:
+            host.in_current("enable the jobs", f"bin/{q(part)} enable")
+            host.say(f"the timers of [{part}] run its jobs on this host")
+        else:
+            why = f"bin/{config.part} gives the jobs role to {jobs_host}" if jobs_host else "no host has the jobs role"
+            host.in_current("disable the jobs", f"bin/{q(part)} disable {q(why)}")
 
 
 def prune(config, host, names, current, previous):

@@ -81,7 +81,9 @@ def content_key(config, outside_develop):
                           text=True, check=True).stdout.strip()
     inputs = [tree, config.buildout_config, config.apache_part or "", *config.buildout_requirements,
               *config.shipped_eggs, *config.host_settings, *config.develop,
-              *(name for name, _ in outside_develop.values()), *config.before_switch, *config.release_step]
+              *(name for name, _ in outside_develop.values()), *config.before_switch, *config.release_step,
+              *config.worker_parts, *config.jobs_parts,
+              *(f"{spec}={' '.join(config.roles_of(spec))}" for spec in config.hosts)]
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
 
 
@@ -128,7 +130,7 @@ def rollout(config, facts, specs, hosts, release, archive, packed, progress, fro
         print(f"Not deploying release {release}: {len(unreachable)} host(s) could not be looked at.")
         return summary(specs, outcome, "Nothing was changed on any host.")
     if front:
-        problem = look_at_balancer(front, [hosts[spec] for spec in specs])
+        problem = look_at_balancer(front, [hosts[spec] for spec in specs if "web" in config.roles_of(spec)])
         if problem:
             print(f"Not deploying release {release}: {problem}.")
             return summary(specs, outcome, "Nothing was changed on any host.")
@@ -273,8 +275,11 @@ def behind(front, config, facts, hosts, group, looked, release):
     """go_live for a group of hosts behind the balancer: drained first, put back once
     healthy; a host that fails stays drained. [(ok, outcome)] as go_live gives them."""
     drained = []
+    web = {spec for spec in group if "web" in config.roles_of(spec)}
     try:
         for spec in group:
+            if spec not in web:
+                continue
             front.drain(hosts[spec].name)
             drained.append(spec)
     except StepFailed as e:
@@ -291,6 +296,9 @@ def behind(front, config, facts, hosts, group, looked, release):
     outcomes = []
     for spec, (ok, state) in zip(group, results):
         name = hosts[spec].name
+        if spec not in web:
+            outcomes.append((ok, state))
+            continue
         if ok:
             try:
                 front.ready(name)

@@ -1,6 +1,7 @@
 """What the worker recipe tells bin/<worker part>: one typed, versioned object,
 written into the generated script as a dict and rebuilt from it
-(``from_script``, runtime/contract.py)."""
+(``from_script``, runtime/contract.py). Its paths are as the supervisor
+reaches them: through the part's served-from (<path>/current under a deploy)."""
 from dataclasses import dataclass
 
 from djangowsgi.runtime.contract import ScriptContract
@@ -24,3 +25,4 @@ class WorkerConfig(ScriptContract):
     log_rotation: str
     prune_logs: str
     unit: str  # parts/<part>/<unit name>
+    script: str = ""  # bin/<part>: what restart runs again (through served-from, the release now current)

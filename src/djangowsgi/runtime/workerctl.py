@@ -4,8 +4,11 @@
 the systemd unit does): it keeps ``processes`` workers running, each the part's
 worker script, restarting one that exits; on SIGTERM it sends each worker
 ``stop-signal`` (its warm shutdown: a task in progress finishes), waits
-``stop-timeout`` seconds, kills what is left and exits. Their output goes to
-var/log/<part>/worker.log, through rotatelogs.
+``stop-timeout`` seconds, kills what is left and exits. On SIGHUP (``restart``)
+it does the same, then runs bin/<part> foreground again in its own process, so
+that the workers and the supervisor start on the code that is current now (a
+deploy's new release) and the pid that systemd or the pid file knows stays.
+Their output goes to var/log/<part>/worker.log, through rotatelogs.
 
 Standard library only.
 """
@@ -25,7 +28,7 @@ from djangowsgi.runtime.worker_config import WorkerConfig
 USAGE = """usage: bin/{part} start|stop|restart|status|logs [-n LINES]|foreground
   start       run the workers in the background, under a supervisor that restarts one that exits
   stop        warm shutdown: stop-signal to each worker, SIGKILL after stop-timeout
-  restart     stop, then start (the workers load the code anew)
+  restart     warm shutdown of the workers, then the supervisor and its workers on the code current now
   status      the supervisor and each worker: pid, since when, restarts
   logs        the last lines of the workers' log (-n LINES, 50 by default)
   foreground  the supervisor in this terminal (the systemd unit runs this)
@@ -72,16 +75,20 @@ def as_user(config):
 
 
 def supervise(config):
-    """The supervisor's loop; returns when it was told to stop and the workers are gone."""
+    """The supervisor's loop; returns when it was told to stop and the workers are
+    gone, or, told to restart, becomes bin/<part> foreground anew (same pid)."""
     os.makedirs(config.run_directory, exist_ok=True)
     write_if_changed(pid_file(config), f"{os.getpid()}\n")
     logger, out = log_pipe(config)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append("stop"))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append("stop"))
+    signal.signal(signal.SIGHUP, lambda *_: stopping.append("restart"))
+    since = time.time()
     slots = {n: {"process": None, "started": 0.0, "since": 0.0, "restarts": 0, "due": 0.0, "backoff": 1.0}
              for n in range(config.processes)}
     preexec = as_user(config)
+    restarting = False
     try:
         while not stopping:
             for n, slot in slots.items():
@@ -104,20 +111,26 @@ def supervise(config):
                                                        stdout=out, stderr=out, preexec_fn=preexec,
                                                        start_new_session=True)
                     slot["started"], slot["since"] = now, time.time()
-            save_state(config, slots)
+            save_state(config, slots, since)
             time.sleep(0.2)
-        note(out, f"stopping {config.processes} worker(s): {config.stop_signal}, then SIGKILL after "
-                  f"{config.stop_timeout} s")
+        restarting = "restart" in stopping and "stop" not in stopping
+        note(out, f"{'restarting' if restarting else 'stopping'} {config.processes} worker(s): "
+                  f"{config.stop_signal}, then SIGKILL after {config.stop_timeout} s")
         stop_workers(config, [s["process"] for s in slots.values() if s["process"] is not None])
+        if restarting:
+            note(out, f"starting {config.script} foreground again")
     finally:
-        for path in (pid_file(config), state_file(config)):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        if not restarting:
+            for path in (pid_file(config), state_file(config)):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
         out.close()
         if logger:
             logger.wait(timeout=10)
+    if restarting:
+        os.execv(config.script, [config.script, "foreground"])
     return 0
 
 
@@ -140,18 +153,26 @@ def note(out, message):
     out.flush()
 
 
-def save_state(config, slots):
-    state = [{"pid": s["process"].pid if s["process"] else None, "since": s["since"], "restarts": s["restarts"]}
-             for s in slots.values()]
+def save_state(config, slots, since):
+    """What status reads: the supervisor's start, the worker script's real path (the
+    release it is in) and each worker."""
+    workers = [{"pid": s["process"].pid if s["process"] else None, "since": s["since"], "restarts": s["restarts"]}
+               for s in slots.values()]
+    state = {"since": since, "runs": os.path.realpath(config.worker), "workers": workers}
     write_if_changed(state_file(config), json.dumps(state) + "\n")
 
 
 def read_state(config):
     try:
         with open(state_file(config)) as f:
-            return json.load(f)
+            state = json.load(f)
+        return state if isinstance(state, dict) else {}
     except (OSError, ValueError):
-        return []
+        return {}
+
+
+def started_workers(config):
+    return [w["pid"] for w in read_state(config).get("workers", []) if w["pid"]]
 
 
 def start(config):
@@ -159,14 +180,35 @@ def start(config):
         print(f"[{config.part}] already running (supervisor pid {supervisor_pid(config)}).")
         return 0
     os.makedirs(config.run_directory, exist_ok=True)
-    subprocess.Popen([sys.executable, sys.argv[0], "foreground"], stdin=subprocess.DEVNULL,
+    subprocess.Popen([config.script or sys.argv[0], "foreground"], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    if not wait_for(lambda: len([w for w in read_state(config) if w["pid"]]) == config.processes, 20):
+    if not wait_for(lambda: len(started_workers(config)) == config.processes, 20):
         print(f"[{config.part}] the workers did not start: see {config.log}", file=sys.stderr)
         return 1
-    pids = ", ".join(str(w["pid"]) for w in read_state(config))
+    pids = ", ".join(map(str, started_workers(config)))
     print(f"[{config.part}] started {config.processes} worker(s) (pids {pids}), supervisor pid "
           f"{supervisor_pid(config)}; log: {config.log}")
+    return 0
+
+
+def restart(config):
+    """A warm shutdown of the workers, then the supervisor and its workers anew on the
+    code current now: SIGHUP to the supervisor, which keeps its pid."""
+    pid = supervisor_pid(config)
+    if not pid:
+        return start(config)
+    before = read_state(config).get("since", 0)
+    os.kill(pid, signal.SIGHUP)
+
+    def restarted():
+        state = read_state(config)
+        return state.get("since", 0) > before and len(started_workers(config)) == config.processes
+    if not wait_for(restarted, config.stop_timeout + 30) or supervisor_pid(config) != pid:
+        print(f"[{config.part}] the workers did not start again: see {config.log}", file=sys.stderr)
+        return 1
+    pids = ", ".join(map(str, started_workers(config)))
+    print(f"[{config.part}] restarted {config.processes} worker(s) (pids {pids}) on "
+          f"{read_state(config)['runs']}, supervisor pid {pid}")
     return 0
 
 
@@ -188,8 +230,9 @@ def status(config):
     if not pid:
         print(f"[{config.part}] not running.")
         return 3
-    print(f"[{config.part}] supervisor pid {pid}, {config.processes} worker(s):")
-    for n, worker in enumerate(read_state(config), 1):
+    state = read_state(config)
+    print(f"[{config.part}] supervisor pid {pid}, {config.processes} worker(s) of {state.get('runs', '?')}:")
+    for n, worker in enumerate(state.get("workers", []), 1):
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(worker["since"]))
         state = f"pid {worker['pid']} since {since}" if worker["pid"] else "waiting to start again"
         print(f"  worker {n}: {state}, restarted {worker['restarts']} time(s)")
@@ -217,7 +260,7 @@ def main(values, argv=None):
     if command == "stop":
         return stop(config)
     if command == "restart":
-        return stop(config) or start(config)
+        return restart(config)
     if command == "status":
         return status(config)
     if command == "logs":

@@ -102,6 +102,38 @@ def test_deploy_to_three_hosts(project, test_hosts, first_deploy, database):
     status = project.deploy("status")
     assert status.stdout.count("healthy") == 3 and "NOT healthy" not in status.stdout
     assert status.stdout.count(f"(djangowsgi {DJANGOWSGI_VERSION})") == 3, status.stdout
+    # Each host's worker, started on the release; the jobs' timers on the first host only.
+    for n, address in enumerate(ADDRESSES):
+        host = f"root@{address}:{test_hosts.ssh_port}"
+        assert f"[{host}] restarting the workers of [tasks] on the new release" in result.stdout
+        release = test_hosts.base(address) / "releases" / current_release(test_hosts, address)
+        assert re.search(rf"\[{re.escape(host)}\]   \[tasks\] supervisor pid \d+, 1 worker\(s\) of "
+                         rf"{release}/parts/tasks/worker:", status.stdout), status.stdout
+        assert f"[{host}] current" in status.stdout and ("; roles: web workers jobs" if n == 0 else
+                                                         "; roles: web workers") in status.stdout
+        scheduled = run_in_current(test_hosts, address, "jobs", "run", "clearsessions", "--scheduled")
+        if n == 0:
+            assert "[jobs] job clearsessions ended with 0" in scheduled
+        else:
+            assert ("[jobs] job clearsessions not run: scheduled runs are disabled on this host (bin/deploy gives the "
+                    f"jobs role to root@{ADDRESSES[0]}:{test_hosts.ssh_port})") in scheduled
+
+
+def run_in_current(test_hosts, address, part, *args):
+    """bin/<part> of the host's current release, run as the timers and the deploy run it."""
+    return subprocess.run([str(test_hosts.base(address) / "current" / "bin" / part), *args], capture_output=True,
+                          text=True, check=True, cwd=test_hosts.base(address) / "current").stdout
+
+
+def ran(database):
+    """{word: [(host, release)]} of every task the workers ran."""
+    rows = database.psql("SELECT word, host, release FROM deploytasks_ran", "coleman")
+    runs = {}
+    for line in rows.splitlines():
+        if line.strip():
+            word, host, release = line.split("|")
+            runs.setdefault(word, []).append((host, release))
+    return runs
 
 
 # Every bad input is a unit test (tests/unit/test_options.py); this one shows the
@@ -395,13 +427,15 @@ def through(balancer):
 
 
 def test_rolling_deploy_of_a_new_page_stylesheet_and_apache_configuration_behind_the_balancer_drops_no_request(
-        deployed, test_hosts, balancer):
+        deployed, test_hosts, balancer, database):
     """Under load through the balancer, GETs and POSTs, a release with a new heading, a
     changed stylesheet and a changed Apache configuration (a graceful restart on each
     host): each host drained, switched, checked and put back in turn. Every page answers
     all along, the old page's stylesheet too, and so does the stylesheet of whatever page
     the balancer serves at that moment; afterwards every host serves the new page and
-    its new stylesheet."""
+    its new stylesheet. Tasks enqueued before, during and after it each run exactly
+    once (each host's worker is restarted onto the new release with a warm
+    shutdown, a task in progress finishing), and those after it on the new release."""
     project = deployed
     first = {a: current_release(test_hosts, a) for a in ADDRESSES}
     old = stylesheet_of(test_hosts, ADDRESSES[0])
@@ -429,10 +463,35 @@ def test_rolling_deploy_of_a_new_page_stylesheet_and_apache_configuration_behind
         body = front()[1]
         return front(re.search(r'href="(/static/coleman/style\.[0-9a-f]{12}\.css)"', body).group(1))[0]
 
-    with LoadLoop([the_page, a_post, lambda: front(old)[0], page_and_its_stylesheet], limit=40000, seconds=300,
-                  pause=0.01) as load:
+    enqueued = []
+
+    def enqueue(word, seconds=0.0):
+        status, body = front(f"/enqueue/{word}/{seconds}/")
+        enqueued.append(word)
+        return status if body == f"queued {word}\n" else "not queued"
+
+    last = [0.0]
+
+    def a_task_now_and_then():  # twice a second, each in progress for a moment
+        if time.monotonic() - last[0] < 0.5:
+            return 200
+        last[0] = time.monotonic()
+        return enqueue(f"during-{len(enqueued)}", 0.3)
+
+    assert all(enqueue(f"before-{n}", 0.5) == 200 for n in range(6))
+    with LoadLoop([the_page, a_post, lambda: front(old)[0], page_and_its_stylesheet, a_task_now_and_then],
+                  limit=40000, seconds=300, pause=0.01) as load:
         result = project.deploy("deploy")
     assert len(load.results) > 100 and load.failures == [], load.failures[:5]
+    releases = {str(test_hosts.base(a).name): current_release(test_hosts, a) for a in ADDRESSES}
+    after = [f"after-{n}" for n in range(6)]
+    assert all(enqueue(word) == 200 for word in after)
+    wait_until(lambda: set(enqueued) <= set(ran(database)), 60)
+    runs = ran(database)
+    assert len(enqueued) > 12 and {word: len(runs[word]) for word in enqueued} == {word: 1 for word in enqueued}
+    for word in after:  # after the deploy: on the new release of whichever host ran it
+        (host, release), = runs[word]
+        assert releases[host] == release, (word, host, release, releases)
     for address in ADDRESSES:
         assert heading(test_hosts, address) == "Coleman, teal edition"
         assert current_release(test_hosts, address) != first[address]
@@ -447,6 +506,9 @@ def test_rolling_deploy_of_a_new_page_stylesheet_and_apache_configuration_behind
     assert "Got " not in result.stdout
     status = project.deploy("status").stdout
     assert status.count("on the balancer: UP") == 3, status
+    assert result.stdout.count("[tasks] restarted 1 worker(s) (pids ") == 3
+    for address in ADDRESSES:
+        assert f"{test_hosts.base(address)}/releases/{current_release(test_hosts, address)}/parts/tasks/worker" in status
 
 
 def test_a_release_that_fails_its_health_check_is_rolled_back_and_left_drained(deployed, test_hosts, balancer):

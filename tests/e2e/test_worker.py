@@ -13,11 +13,9 @@ import pytest
 
 from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi
 from helpers import doc_block, one_line_error
-from support.pins import versions
+from support.pins import TASK_PINS, versions
 from test_balancer import wait_until
 
-TASK_PINS = {"django-tasks-db": "0.13.0", "django-tasks": "0.12.0", "django-stubs-ext": "6.1.2",
-             "typing-extensions": "4.16.0"}
 JOBSITE = {
     "setup.py": """
         from setuptools import setup
@@ -170,6 +168,27 @@ def test_stop_is_a_warm_shutdown_the_task_in_progress_finishes(jobsite):
     assert not [p for p in worker_pids_from_proc(jobsite)]
 
 
+def test_restart_is_a_warm_shutdown_then_new_workers_under_the_same_supervisor(jobsite):
+    """What a deploy runs after a switch: the task in progress finishes on the old
+    worker, then new workers start; the supervisor keeps its pid (systemd's, the pid file's)."""
+    jobsite.bin("tasks", "start")
+    supervisor = re.search(r"supervisor pid (\d+)", jobsite.bin("tasks", "status").stdout).group(1)
+    before = worker_pids(jobsite)
+    enqueue(jobsite, "during-restart", seconds=3)
+    wait_until(lambda: any(line.startswith("started during-restart") for line in done(jobsite)))
+    restarted = jobsite.bin("tasks", "restart").stdout
+    assert "done during-restart" in done(jobsite)  # before the new workers started
+    assert re.search(rf"\[tasks\] restarted 2 worker\(s\) \(pids \d+, \d+\) on "
+                     rf"{jobsite.path('parts', 'tasks', 'worker')}, supervisor pid {supervisor}\n", restarted), restarted
+    after = worker_pids(jobsite)
+    assert len(after) == 2 and not set(after) & set(before)
+    assert f"supervisor pid {supervisor}," in jobsite.bin("tasks", "status").stdout
+    enqueue(jobsite, "after-restart")
+    wait_until(lambda: "done after-restart" in done(jobsite))
+    assert [line for line in done(jobsite) if line.startswith("started during-restart")][-1:] == [
+        f"started during-restart in {before[0]}"] or f"started during-restart in {before[1]}" in done(jobsite)
+
+
 def worker_pids_from_proc(jobsite):
     worker = str(jobsite.path("parts", "tasks", "worker"))
     found = []
@@ -225,6 +244,21 @@ def test_a_job_runs_by_hand_and_a_second_run_meanwhile_is_refused_or_waits(jobsi
     assert "report: *-*-* 03:30:00, bin/django report --seconds 3; last run " in listed and "exit status 0" in listed
     assert "clearsessions: daily, bin/django clearsessions; never run" in listed
     assert "ended with 0" in jobsite.bin("jobs", "run", "clearsessions").stdout
+
+
+def test_a_host_with_its_scheduled_runs_disabled_runs_no_job_from_its_timers(jobsite):
+    """What a deploy does on every host but the one with the jobs role."""
+    try:
+        assert "disabled" in jobsite.bin("jobs", "disable", "the jobs host is web1").stdout
+        before = done(jobsite)
+        skipped = jobsite.bin("jobs", "run", "report", "--scheduled").stdout
+        assert "[jobs] job report not run: scheduled runs are disabled on this host (the jobs host is web1)" in skipped
+        assert done(jobsite) == before
+        assert "Scheduled runs on this host: disabled (the jobs host is web1)" in jobsite.bin("jobs", "list").stdout
+    finally:
+        jobsite.bin("jobs", "enable")
+    assert "Scheduled runs on this host: enabled" in jobsite.bin("jobs", "list").stdout
+    assert "ended with 0" in jobsite.bin("jobs", "run", "clearsessions", "--scheduled").stdout
 
 
 def test_the_jobs_timers_and_services_are_valid(jobsite):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from support import example
-from support.pins import versions_section
+from support.pins import TASK_PINS, versions_section
 from support.postgres import PSYCOPG_PINS
 from support.places import BUILDOUT, DOWNLOADS, EGGS, REPO, copy_world_readable, free_port, world_readable_directory
 
@@ -78,9 +78,10 @@ class SshHosts:
 
     def stop(self):
         for address in ADDRESSES:
-            ctl = self.base(address) / "current" / "bin" / "apache"
-            if ctl.exists():
-                subprocess.run([str(ctl), "stop"], capture_output=True)
+            for part in ("tasks", "apache"):
+                ctl = self.base(address) / "current" / "bin" / part
+                if ctl.exists():
+                    subprocess.run([str(ctl), "stop"], capture_output=True)
         for process in self.processes:
             process.terminate()
             process.wait(timeout=10)
@@ -108,9 +109,11 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None,
     each host's listen from its host.cfg, the deploy part pointed at the hosts;
     with ``balancer`` (its options), a balancer part here in front of the hosts,
     which the deploy drains them on. With ``database`` (a PostgresServer with a
-    database coleman), the hosts share it and a media directory, and migrate in
-    the release step; without, each host keeps its own SQLite, on purpose
-    (data-on-each-host), for the tests of the rollout alone."""
+    database coleman), the hosts share it and a media directory, migrate in the
+    release step, and run a task queue in it (deploytasks: a worker part
+    ``tasks`` on each host, a jobs part ``jobs`` on the first); without, each host
+    keeps its own SQLite, on purpose (data-on-each-host), for the tests of the
+    rollout alone."""
     deploy_options = {
         "hosts": "\n".join(f"root@{a}:{test_hosts.ssh_port}" for a in ADDRESSES),
         "path": f"{test_hosts.root}/{{host}}",
@@ -123,25 +126,36 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None,
     project = {"environment": example.section("project")["environment"]
                + f"\nCOLEMAN_ALLOWED_HOSTS=localhost,{','.join(ADDRESSES)}"}
     pins = {"sqlparse": sqlparse}
+    develop = f"{REPO} example"
     if database:
-        project["eggs"] = example.section("project")["eggs"] + "\npsycopg[binary]"
+        develop += " deploytasks"
+        project["eggs"] = example.section("project")["eggs"] + "\npsycopg[binary]\ndeploytasks"
+        project["settings"] = "deploytasks.settings"
         project["environment"] += (f"\nCOLEMAN_DATABASE_HOST=127.0.0.1\nCOLEMAN_DATABASE_PORT={database.port}"
                                    f"\nCOLEMAN_DATABASE_PASSWORD=coleman-test\n"
                                    f"COLEMAN_MEDIA_ROOT={test_hosts.shared_media}")
-        pins.update(PSYCOPG_PINS)
+        pins.update(PSYCOPG_PINS, **TASK_PINS)
     else:  # each its own database, migrated on each
         deploy_options.update({"data-on-each-host": "true", "release-step": None,
                                "before-switch": "bin/django migrate --noinput"})
     if balancer is not None:
         deploy_options["balancer"] = "${balancer:script}"
     deploy_options.update(deploy or {})
-    header = f"[buildout]\nextends = host.cfg\ndevelop = {REPO} example\nallow-picked-versions = false\n\n"
-    parts = "django wsgi apache deploy" + (" balancer" if balancer is not None else "")
+    header = f"[buildout]\nextends = host.cfg\ndevelop = {develop}\nallow-picked-versions = false\n\n"
+    parts = ("django wsgi apache" + (" tasks jobs" if database else "") + " deploy"
+             + (" balancer" if balancer is not None else ""))
     text = header + example.parts(parts, names=("django", "wsgi", "apache", "deploy"), changes={
         "project": project,
         "apache": {"listen": "${host:listen}", "writable": None, **(apache or {})},
         "deploy": deploy_options,
     })
+    if database:
+        text += example.text("tasks", {"recipe": "djangowsgi:worker", "eggs": "${project:eggs}",
+                                       "settings": "${project:settings}", "environment": "${project:environment}",
+                                       "command": "db_worker --interval 0.2", "stop-timeout": "20"})
+        text += example.text("jobs", {"recipe": "djangowsgi:jobs", "eggs": "${project:eggs}",
+                                      "settings": "${project:settings}", "environment": "${project:environment}",
+                                      "jobs": "clearsessions | daily | clearsessions"})
     if balancer is not None:
         text += example.text("balancer", {"recipe": "djangowsgi:balancer", "server-name": "localhost",
                                           "backends": "${deploy:hosts}", "backend-port": test_hosts.web_port,
@@ -152,7 +166,7 @@ def project_buildout_cfg(test_hosts, deploy=None, sqlparse="0.6.1", apache=None,
 PRODUCTION_CFG = """\
 [buildout]
 extends = buildout.cfg
-parts = django wsgi apache
+parts = django wsgi apache{more}
 """
 
 
@@ -163,7 +177,9 @@ class Project:
         self.directory, self.database = directory, database
         copy_world_readable(REPO / "example", directory / "example")
         (directory / "host.cfg").write_text("[host]\nlisten = 127.0.0.1:8000\n")
-        (directory / "production.cfg").write_text(PRODUCTION_CFG)
+        (directory / "production.cfg").write_text(PRODUCTION_CFG.format(more=" tasks jobs" if database else ""))
+        if database:
+            copy_world_readable(Path(__file__).parent / "deploytasks", directory / "deploytasks")
         (directory / ".gitignore").write_text("/bin/\n/parts/\n/develop-eggs/\n/var/\n/.installed.cfg\n*.egg-info/\n")
         self.configure(test_hosts, deploy)
         self.git("init", "-q")

@@ -61,6 +61,7 @@ PREREQUISITES = {
     "/usr/lib/apache2/modules/mod_md.so": "apache2",
     "/usr/sbin/haproxy": "haproxy",
     "/usr/lib/postgresql/15/bin/initdb": "postgresql",  # Debian 12's; the lane does not need it
+    "/usr/bin/redis-server": "redis-server",
 }
 
 

@@ -1,8 +1,9 @@
-"""djangowsgi:worker with a real task queue: django-tasks' database backend and two
-``db_worker`` processes under bin/<part>'s supervisor, for a project of the test's
-own. A view enqueues tasks and the workers run them; a killed worker is started
-again; stop is a warm shutdown, the task in progress finishing; the systemd
-unit is valid; bad input is one line."""
+"""djangowsgi:worker with real task queues: django-tasks' database backend and two
+``db_worker`` processes under bin/<part>'s supervisor, and Celery on a Redis server
+of the test's own (Debian's redis-server), for a project of the test's own. A view
+enqueues tasks and the workers run them; a killed worker is started again; stop
+is a warm shutdown, the task in progress finishing, and restart one too; the
+systemd unit is valid; bad input is one line."""
 import os
 import re
 import signal
@@ -11,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi
+from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi, free_port
 from helpers import doc_block, one_line_error
 from support.pins import TASK_PINS, versions
 from test_balancer import wait_until
@@ -21,7 +22,7 @@ JOBSITE = {
         from setuptools import setup
         setup(name="jobsite", version="0.1",
               packages=["jobsite", "jobsite.migrations", "jobsite.management", "jobsite.management.commands"],
-              install_requires=["Django", "django-tasks-db[compat]"])
+              install_requires=["Django", "django-tasks-db[compat]", "celery[redis]"])
         """,
     "jobsite/__init__.py": "",
     "jobsite/migrations/__init__.py": "",
@@ -57,6 +58,23 @@ JOBSITE = {
             time.sleep(seconds)
             note(f"done {word}")
         """,
+    "jobsite/celery.py": """
+        import os
+        import time
+
+        from celery import Celery
+
+        app = Celery("jobsite", broker=os.environ["JOBSITE_BROKER"])
+
+
+        @app.task
+        def record_celery(word, seconds=0.0):
+            from jobsite.tasks import note
+
+            note(f"celery started {word} in {os.getpid()}")
+            time.sleep(seconds)
+            note(f"celery done {word}")
+        """,
     "jobsite/management/__init__.py": "",
     "jobsite/management/commands/__init__.py": "",
     "jobsite/management/commands/report.py": """
@@ -89,29 +107,58 @@ JOBSITE = {
             return HttpResponse(str(result.id))
 
 
-        urlpatterns = [path("enqueue/<str:word>/<str:seconds>/", enqueue)]
+        def enqueue_celery(request, word, seconds):
+            from jobsite.celery import record_celery
+
+            return HttpResponse(str(record_celery.delay(word, float(seconds)).id))
+
+
+        urlpatterns = [path("enqueue/<str:word>/<str:seconds>/", enqueue),
+                       path("celery/<str:word>/<str:seconds>/", enqueue_celery)]
         """,
 }
+# Celery 5.7.0 with Redis and what they need (Debian 12's Python 3.11.2: async-timeout too).
+CELERY_PINS = {"celery": "5.7.0", "kombu": "5.7.0", "billiard": "4.3.2", "vine": "5.1.0", "amqp": "5.4.2",
+               "click": "8.5.1", "click-didyoumean": "0.3.1", "click-plugins": "1.1.1.2", "click-repl": "0.4.1",
+               "prompt-toolkit": "3.0.53", "wcwidth": "0.9.4", "python-dateutil": "2.9.0.post0", "six": "1.17.0",
+               "tzlocal": "5.4.5", "redis": "8.1.0", "async-timeout": "5.0.1", "packaging": "26.3"}
 GUIDE = REPO / "docs" / "workers.rst"
 PARTS = doc_block(GUIDE, "beside the django and wsgi parts:")
+CELERY = doc_block(GUIDE, "a worker part of its own:")
 
 
-def config(parts=PARTS):
-    pins = {**versions(), **TASK_PINS}
-    return (f"[buildout]\ndevelop = {REPO} .\nparts = django wsgi tasks jobs\neggs-directory = {EGGS}\n"
-            f"download-cache = {DOWNLOADS}\nallow-picked-versions = false\n\n" + parts
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory):
+    """A Redis server of the test's own on loopback: Celery's broker."""
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(["/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no", "--dir", str(directory)], stdout=subprocess.DEVNULL)
+    wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                                      text=True).stdout.strip() == "PONG", 15)
+    yield port
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def config(parts=PARTS, redis_port=6379):
+    pins = {**versions(), **TASK_PINS, **CELERY_PINS}
+    return (f"[buildout]\ndevelop = {REPO} .\nparts = django wsgi tasks celery jobs\neggs-directory = {EGGS}\n"
+            f"download-cache = {DOWNLOADS}\nallow-picked-versions = false\n\n"
+            + (parts + "\n" + CELERY).replace("redis://127.0.0.1:6379/", f"redis://127.0.0.1:{redis_port}/")
             + "\n[versions]\n" + "".join(f"{name} = {version}\n" for name, version in pins.items()))
 
 
 @pytest.fixture(scope="module")
-def jobsite(new_buildout):
+def jobsite(new_buildout, redis):
     buildout = new_buildout("worker")
     for name, text in JOBSITE.items():
         path = buildout.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     buildout.path("var").mkdir()
-    buildout.path("buildout.cfg").write_text(config())
+    buildout.path("buildout.cfg").write_text(config(redis_port=redis))
+    buildout.redis_port = redis
     buildout.run()
     buildout.bin("django", "migrate", "--noinput")
     # The workers run under the site's account (www-data, buildout running as root), as the
@@ -119,6 +166,7 @@ def jobsite(new_buildout):
     subprocess.run(["chown", "-R", "www-data:www-data", str(buildout.path("var"))], check=True)
     yield buildout
     buildout.bin("tasks", "stop", check=False)
+    buildout.bin("celery", "stop", check=False)
 
 
 def enqueue(jobsite, word, seconds=0):
@@ -189,6 +237,31 @@ def test_restart_is_a_warm_shutdown_then_new_workers_under_the_same_supervisor(j
         f"started during-restart in {before[0]}"] or f"started during-restart in {before[1]}" in done(jobsite)
 
 
+def test_celery_on_redis_runs_each_task_once_and_stops_warm(jobsite):
+    """The second task queue: ``script = celery -A jobsite worker``, a console script
+    of the eggs, with the broker on the test's Redis."""
+    started = jobsite.bin("celery", "start").stdout
+    assert re.search(r"\[celery\] started 1 worker\(s\)", started), started
+    words = [f"c{n}" for n in range(5)]
+    for word in words:
+        status, _ = call_celery(jobsite, word)
+        assert status.startswith("200")
+    wait_until(lambda: sum(line.startswith("celery done c") for line in done(jobsite)) == len(words), 60)
+    assert sorted(line for line in done(jobsite) if line.startswith("celery done c")) == [
+        f"celery done {w}" for w in words]
+    call_celery(jobsite, "slow", 3)
+    wait_until(lambda: "celery started slow" in " ".join(done(jobsite)), 30)
+    assert "[celery] stopped." in jobsite.bin("celery", "stop").stdout
+    assert "celery done slow" in done(jobsite)  # the warm shutdown let it finish
+    log = jobsite.bin("celery", "logs", "-n", "500").stdout
+    assert "celery@" in log and "ready." in log
+
+
+def call_celery(jobsite, word, seconds=0):
+    status, body, _ = call_wsgi(jobsite.path("parts", "wsgi", "wsgi.wsgi"), f"/celery/{word}/{seconds}/")
+    return status, body
+
+
 def worker_pids_from_proc(jobsite):
     worker = str(jobsite.path("parts", "tasks", "worker"))
     found = []
@@ -218,13 +291,13 @@ def test_the_systemd_unit_is_valid(jobsite):
 def test_a_worker_that_is_not_in_the_eggs_is_refused_in_one_line(jobsite, change, message):
     kept = jobsite.path("bin", "tasks").read_text()
     parts = PARTS.replace("command = db_worker --interval 0.2", change)
-    jobsite.path("buildout.cfg").write_text(config(parts))
+    jobsite.path("buildout.cfg").write_text(config(parts, jobsite.redis_port))
     try:
         error = one_line_error(jobsite.run(check=False))
         assert error.startswith("Error: djangowsgi part [tasks], ") and message in error, error
         assert jobsite.path("bin", "tasks").read_text() == kept
     finally:
-        jobsite.path("buildout.cfg").write_text(config())
+        jobsite.path("buildout.cfg").write_text(config(redis_port=jobsite.redis_port))
         jobsite.run()
 
 
@@ -280,11 +353,11 @@ def test_a_bad_job_is_refused_in_one_line_and_the_last_files_stay(jobsite, jobs,
     kept = jobsite.path("bin", "jobs").read_text()
     parts = PARTS.replace("    clearsessions | daily | clearsessions\n", f"    {jobs}\n")
     assert parts != PARTS
-    jobsite.path("buildout.cfg").write_text(config(parts))
+    jobsite.path("buildout.cfg").write_text(config(parts, jobsite.redis_port))
     try:
         error = one_line_error(jobsite.run(check=False))
         assert error.startswith("Error: djangowsgi part [jobs], ") and message in error, error
         assert jobsite.path("bin", "jobs").read_text() == kept
     finally:
-        jobsite.path("buildout.cfg").write_text(config())
+        jobsite.path("buildout.cfg").write_text(config(redis_port=jobsite.redis_port))
         jobsite.run()

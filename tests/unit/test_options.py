@@ -379,6 +379,20 @@ def test_each_host_serves_the_site_and_runs_the_workers_and_one_host_the_jobs_un
                                                                   "has the web role: nothing would serve [apache]")
 
 
+def test_the_workers_docs_roles_block_gives_the_roles_it_says():
+    """docs/workers.rst, "Deploys": the block as written, beside an apache, a worker and a jobs part."""
+    text = (REPO / "docs" / "workers.rst").read_text().split("a host not named keeps ``web workers``:", 1)[1]
+    block = textwrap.dedent(re.match(r"\n((?:    .*\n|\n)+)", text.split(".. code-block:: ini\n", 1)[1]).group(1))
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(block)
+    sections = buildout(parts="apache tasks jobs deploy", apache={"recipe": "djangowsgi:apache"},
+                        tasks={"recipe": "djangowsgi:worker"}, jobs={"recipe": "djangowsgi:jobs"})
+    recipe = deploy.Recipe.checked(sections, "deploy", dict(parser["deploy"]))
+    assert recipe.roles == {"deploy@web1.mysite.example": ["web", "workers"],
+                            "deploy@web2.mysite.example": ["web", "workers"],
+                            "deploy@batch1.mysite.example": ["workers", "jobs"]}
+
+
 def test_deploy_asks_the_django_parts_own_script_where_the_site_keeps_its_data():
     sections = buildout(parts="manage deploy", manage={"recipe": "djangowsgi:django", "control-script": "django"})
     assert deploy.Recipe.checked(sections, "deploy", DEPLOY).django_script == "django"

@@ -267,18 +267,26 @@ def settle_workers(config, host):
     for part in config.worker_parts:
         if "workers" in roles:
             host.say(f"restarting the workers of [{part}] on the new release (warm shutdown of the old ones)")
-            said = host.in_current("restart the workers", f"bin/{q(part)} restart")
+            said = host.in_current("restart the workers", in_release(config, part, "restart"))
             host.say((said.strip().splitlines() or ["restarted"])[-1])
         else:
             host.in_current("stop the workers", f"test ! -x bin/{q(part)} || bin/{q(part)} stop")
     jobs_host = config.jobs_host()
     for part in config.jobs_parts:
         if "jobs" in roles:
-            host.in_current("enable the jobs", f"bin/{q(part)} enable")
+            host.in_current("enable the jobs", in_release(config, part, "enable"))
             host.say(f"the timers of [{part}] run its jobs on this host")
         else:
             why = f"bin/{config.part} gives the jobs role to {jobs_host}" if jobs_host else "no host has the jobs role"
-            host.in_current("disable the jobs", f"bin/{q(part)} disable {q(why)}")
+            host.in_current("disable the jobs", in_release(config, part, f"disable {q(why)}"))
+
+
+def in_release(config, part, arguments):
+    """bin/<part> ``arguments``, or a line that says why the release has no bin/<part>."""
+    script = q(f"bin/{part}")
+    missing = q(f"{script} is not in the release: add [{part}] to the parts of {config.buildout_config}, or "
+                f"take it out of this buildout's parts")
+    return f"{{ test -x {script} || {{ echo {missing} >&2; exit 1; }}; }} && {script} {arguments}"
 
 
 def prune(config, host, names, current, previous):

@@ -182,13 +182,21 @@ def start(config):
     os.makedirs(config.run_directory, exist_ok=True)
     subprocess.Popen([config.script or sys.argv[0], "foreground"], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    if not wait_for(lambda: len(started_workers(config)) == config.processes, 20):
-        print(f"[{config.part}] the workers did not start: see {config.log}", file=sys.stderr)
+    pids = workers_once(config, lambda: len(started_workers(config)) == config.processes, 20, "start")
+    if not pids:
         return 1
-    pids = ", ".join(map(str, started_workers(config)))
     print(f"[{config.part}] started {config.processes} worker(s) (pids {pids}), supervisor pid "
           f"{supervisor_pid(config)}; log: {config.log}")
     return 0
+
+
+def workers_once(config, condition, seconds, doing):
+    """The workers' pids ("12, 13") once ``condition`` holds within ``seconds``; else
+    says they did not ``doing`` and gives None."""
+    if not wait_for(condition, seconds):
+        print(f"[{config.part}] the workers did not {doing}: see {config.log}", file=sys.stderr)
+        return None
+    return ", ".join(map(str, started_workers(config)))
 
 
 def restart(config):
@@ -203,10 +211,10 @@ def restart(config):
     def restarted():
         state = read_state(config)
         return state.get("since", 0) > before and len(started_workers(config)) == config.processes
-    if not wait_for(restarted, config.stop_timeout + 30) or supervisor_pid(config) != pid:
-        print(f"[{config.part}] the workers did not start again: see {config.log}", file=sys.stderr)
+    pids = workers_once(config, lambda: restarted() and supervisor_pid(config) == pid, config.stop_timeout + 30,
+                        "start again")
+    if not pids:
         return 1
-    pids = ", ".join(map(str, started_workers(config)))
     print(f"[{config.part}] restarted {config.processes} worker(s) (pids {pids}) on "
           f"{read_state(config)['runs']}, supervisor pid {pid}")
     return 0

@@ -18,8 +18,9 @@ from conftest import BUILDOUT, DJANGO, DJANGOWSGI_VERSION, REPO, TEST_ROOT, Syst
 from helpers import doc_block, get, one_line_error
 from support.dist import Developer
 
-# Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other worker (conftest.py).
-pytestmark = pytest.mark.usefixtures("well_known_ports")
+# Ports 80 and 443, 127.0.0.1:8000 and the account mysite, against the other workers (conftest.py): held
+# by the tests that start a server on them, not by those that build or refuse alone.
+uses_well_known_ports = pytest.mark.usefixtures("well_known_ports")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def readme_commands():
     return [line.strip() for line in lines.splitlines() if line.strip()]
 
 
+@uses_well_known_ports
 def test_readme_five_minutes_serve_a_new_startproject(developer):
     """startproject with one app, then the README's commands as written (the
     packages of its first line are this machine's prerequisites): the admin's
@@ -187,6 +189,7 @@ TUTORIAL = REPO / "docs" / "tutorial.rst"
 CLONES = ("/srv/mysite",)
 
 
+@uses_well_known_ports
 def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(developer):
     """docs/tutorial.rst, every block as written (the repositories' URLs aside),
     for a fresh startproject with init's files committed: on a private copy of
@@ -266,6 +269,7 @@ def test_tutorial_serves_a_new_project_over_https_from_the_system_apache(develop
         subprocess.run(["userdel", "--force", "mysite"], capture_output=True)
 
 
+@uses_well_known_ports
 def test_readme_development_make_run_serves_the_example():
     """The README's ``make run``, in a fresh clone of this repository: bin/buildout
     by djangowsgi bootstrap, the example built and served on 127.0.0.1:8000."""

@@ -457,3 +457,30 @@ def test_a_rollback_restarts_the_workers_on_the_release_it_goes_back_to(world, c
     assert [s for n, s in world.steps if s in ("switch current", "reload", "pass the health check",
                                                  "restart the workers")] == ["switch current", "restart the workers"]
     assert world.current(HOSTS[2]) == "20261201000001-aaaaaaa"
+
+
+@pytest.mark.parametrize("signal_number", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_ctrl_c_a_kill_or_a_closed_terminal_interrupt_a_deploy_with_the_signals_exit_status(
+        world, monkeypatch, signal_number):
+    """Each ends the deploy as Ctrl-C does (its summary and hosts: tests/e2e/test_deploy.py,
+    with SIGTERM), with the exit status a shell gives a process the signal ended."""
+    import os
+    import signal
+    import time
+    number = getattr(signal, signal_number)
+
+    def interrupted_deploy(config, hosts, dry_run, force):
+        try:
+            os.kill(os.getpid(), number)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            return 130
+        return 0
+    monkeypatch.setattr(commands, "deploy", interrupted_deploy)
+    monkeypatch.setattr(commands, "_signalled", [])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        assert commands.main(world.config().to_script(), ["deploy"]) == 128 + number
+    finally:
+        for each, handler in handlers.items():
+            signal.signal(each, handler)

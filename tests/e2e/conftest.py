@@ -69,19 +69,6 @@ LANE_PREREQUISITES = ("python3 (Debian's)", "apache2", "passwd", "libapache2-mod
                       "systemd", "haproxy")
 
 
-# The modules that take longest, started first (make test runs with --no-loadscope-reorder, so that
-# pytest-xdist hands out the modules in this order rather than by their number of tests): none of
-# them is left to run alone at the end while the other workers have nothing to do.
-LONGEST_FIRST = ("test_first_hour.py", "test_deploy.py", "test_release.py", "test_docs.py", "test_apache.py",
-                 "test_live_site.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        return LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
-    items.sort(key=rank)  # stable: the other modules keep their order
-
-
 def pytest_sessionstart(session):
     # A missing prerequisite fails the run; it is never a skip.
     missing = [package for path, package in PREREQUISITES.items() if not os.path.exists(path)

@@ -478,7 +478,8 @@ def test_ctrl_c_a_kill_or_a_closed_terminal_interrupt_a_deploy_with_the_signals_
         return 0
     monkeypatch.setattr(commands, "deploy", interrupted_deploy)
     monkeypatch.setattr(commands, "_signalled", [])
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python starts bin/deploy (pytest-xdist ignores it)
     try:
         assert commands.main(world.config().to_script(), ["deploy"]) == 128 + number
     finally:

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import BUILDOUT, DOWNLOADS, EGGS, REPO, call_wsgi, free_port
+from conftest import DOWNLOADS, EGGS, REPO, call_wsgi, free_port
 from helpers import doc_block, one_line_error
 from support.pins import TASK_PINS, versions
 from test_balancer import wait_until

@@ -457,6 +457,11 @@ def test_a_rollback_restarts_the_workers_on_the_release_it_goes_back_to(world, c
     assert [s for n, s in world.steps if s in ("switch current", "reload", "pass the health check",
                                                  "restart the workers")] == ["switch current", "restart the workers"]
     assert world.current(HOSTS[2]) == "20261201000001-aaaaaaa"
+    # Not healthy there: the workers follow current all the same (the code that runs is the old one now).
+    world.unhealthy.add(HOSTS[0])
+    world.steps.clear()
+    assert commands.rollback(config, [spec(HOSTS[0])], world.host) == 1
+    assert (HOSTS[0], "restart the workers") in world.steps
 
 
 @pytest.mark.parametrize("signal_number", ["SIGINT", "SIGTERM", "SIGHUP"])

@@ -99,8 +99,7 @@ def rollback(config, specs, host_kind=Host, front=None):
         healthy = host.healthy() if web else True
         say(host.spec, f"rolled back from {current} to {older[-1]}" + ("" if healthy else ", NOT healthy"
                                                                            + (", left drained" if front else "")))
-        if healthy:
-            settle_workers(config, host)
+        settle_workers(config, host)  # on the release now current, healthy or not
         if healthy and front and web:
             front.ready(host.name)
         return healthy

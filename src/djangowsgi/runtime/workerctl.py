@@ -118,7 +118,7 @@ def supervise(config):
                   f"{config.stop_signal}, then SIGKILL after {config.stop_timeout} s")
         stop_workers(config, [s["process"] for s in slots.values() if s["process"] is not None])
         if restarting:
-            note(out, f"starting {config.script} foreground again")
+            note(out, f"starting {control_script(config)} foreground again")
     finally:
         if not restarting:
             for path in (pid_file(config), state_file(config)):
@@ -130,8 +130,14 @@ def supervise(config):
         if logger:
             logger.wait(timeout=10)
     if restarting:
-        os.execv(config.script, [config.script, "foreground"])
+        script = control_script(config)
+        os.execv(script, [script, "foreground"])
     return 0
+
+
+def control_script(config):
+    """bin/<part>, through served-from (a script without it in its contract: the one running)."""
+    return config.script or os.path.abspath(sys.argv[0])
 
 
 def stop_workers(config, processes):
@@ -180,7 +186,7 @@ def start(config):
         print(f"[{config.part}] already running (supervisor pid {supervisor_pid(config)}).")
         return 0
     os.makedirs(config.run_directory, exist_ok=True)
-    subprocess.Popen([config.script or sys.argv[0], "foreground"], stdin=subprocess.DEVNULL,
+    subprocess.Popen([control_script(config), "foreground"], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     pids = workers_once(config, lambda: len(started_workers(config)) == config.processes, 20, "start")
     if not pids:

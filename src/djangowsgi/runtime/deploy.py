@@ -136,7 +136,8 @@ def status(config, specs, host_kind=Host, front=None):
         health = (state if config.health_url else "no health-url") if web else ("on no release" if not current
                                                                                  else "not a web host")
         say(host.spec, f"current {current or '(none)'}{built_with}, {health}{balancer}{shown_roles(config, roles)}")
-        workers_ok = all(worker_status(config, host, part, "workers" in roles) for part in config.worker_parts) \
+        # A list, not all() of a generator: every part's workers are shown, the first failing one too.
+        workers_ok = all([worker_status(config, host, part, "workers" in roles) for part in config.worker_parts]) \
             if current else True
         return healthy and workers_ok
     return 0 if all(for_each_host(config, specs, action, host_kind)) else 1

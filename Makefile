@@ -24,7 +24,7 @@ run: packages-run
 	@echo "  parts/wsgi/wsgi.wsgi       the WSGI script; parts/apache/vhost.conf for a system Apache"
 
 test: packages-test $(STAMP)
-	$(VENV)/bin/python -m pytest -n 3 --dist loadfile --durations=25 tests/unit tests/e2e
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile --durations=25 tests/unit tests/e2e
 
 # The benchmarks' smoke runs (each bench/ script starts and runs every target
 # briefly): in .ci/run after make test, apart from it to keep make test short.
